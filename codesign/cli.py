@@ -1,0 +1,109 @@
+"""The `codesign` command: argument parsing only; every verb calls a library function."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from codesign import __version__
+from codesign.errors import CodesignError
+
+#: Verbs whose issues have not landed yet: they say so and exit non-zero, never pretend success.
+_PLANNED = {
+    "train": ("train a zoo model from its card (QKeras QAT)", 3),
+    "synth": ("fixed-point graph, emulator, hls4ml project, RTL and latency/resource report", 3),
+    "emulate": ("bit-exact emulation of a model on input vectors", 3),
+    "verify": ("cocotb verification of generated RTL against the emulator", 4),
+    "dqm": ("ECAL data-quality monitoring on the CPU/ONNX path", 5),
+}
+EXIT_USER_ERROR = 2
+EXIT_NOT_IMPLEMENTED = 3
+
+
+def _data_generate(args: argparse.Namespace) -> None:
+    from codesign.data import GenerationRequest, generate
+
+    request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events)
+    path, cached = generate(request, args.output, jobs=args.jobs, use_cache=not args.no_cache)
+    print(f"{'copied from cache' if cached else 'wrote'} {request.events} {request.process} events to {path}")
+
+
+def _data_info(args: argparse.Namespace) -> None:
+    from codesign.data.info import describe
+    from codesign.data.rootio import load_mapping
+
+    print(describe(args.file, load_mapping(args.mapping)))
+
+
+def _data_processes(args: argparse.Namespace) -> None:
+    from codesign.data.processes import PROCESSES
+
+    for process in PROCESSES.values():
+        kind = "signal" if process.is_signal else "background"
+        print(f"{process.name:15s} {kind:10s} {process.description}")
+
+
+def _planned(name: str, issue: int):
+    def run(args: argparse.Namespace) -> None:
+        print(f"codesign {name}: not implemented yet (tracked in issue #{issue})", file=sys.stderr)
+        sys.exit(EXIT_NOT_IMPLEMENTED)
+
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from codesign.data.generate import DEFAULT_PILEUP, DEFAULT_POOL_EVENTS, default_jobs
+    from codesign.data.processes import PROCESSES
+
+    parser = argparse.ArgumentParser(
+        prog="codesign", description="Hardware-software co-design compiler for LHC anomaly-detection triggers."
+    )
+    parser.add_argument("--version", action="version", version=f"codesign {__version__}")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    data = verbs.add_parser("data", help="generate and inspect collision-event samples")
+    data_verbs = data.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
+    gen = data_verbs.add_parser(
+        "generate", help="generate events with Pythia 8, pileup and a Level-1 detector simulation into a ROOT file"
+    )
+    gen.add_argument("--process", required=True, help=f"one of: {', '.join(PROCESSES)}")
+    gen.add_argument("--events", type=int, required=True, help="number of events")
+    gen.add_argument("--pileup", type=float, default=DEFAULT_PILEUP, help="mean pileup interactions (default %(default)s)")
+    gen.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
+    gen.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default %(default)s)")
+    gen.add_argument("--pool-events", type=int, default=DEFAULT_POOL_EVENTS, help="minimum-bias pileup pool size")
+    gen.add_argument("--no-cache", action="store_true", help="neither read nor fill the sample cache")
+    gen.add_argument("-o", "--output", type=Path, required=True, help="output ROOT file")
+    gen.set_defaults(run=_data_generate)
+
+    info = data_verbs.add_parser("info", help="describe a ROOT file: branches, metadata, physics summary")
+    info.add_argument("file", type=Path)
+    info.add_argument("--mapping", type=Path, help="YAML branch mapping for files not written by codesign")
+    info.set_defaults(run=_data_info)
+
+    procs = data_verbs.add_parser("processes", help="list the processes that can be generated")
+    procs.set_defaults(run=_data_processes)
+
+    for name, (summary, issue) in _PLANNED.items():
+        planned = verbs.add_parser(name, help=f"{summary} [not implemented yet]")
+        planned.add_argument("args", nargs=argparse.REMAINDER)
+        planned.set_defaults(run=_planned(name, issue))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except CodesignError as err:
+        print(f"codesign: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("codesign: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

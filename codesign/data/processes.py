@@ -1,0 +1,131 @@
+"""The catalogue of physics processes that `codesign data generate` can produce.
+
+Settings follow `shared/reference/data.md` (13.6 TeV, Run 3).  Every process is a list of Pythia 8
+`readString` commands; SUEP additionally replaces the undecayed scalar by a thermal dark-meson shower
+(`codesign.data.suep`), because Pythia has no SUEP model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from codesign.errors import CodesignError
+
+BEAM_ENERGY_CM_GEV = 13600.0
+
+
+@dataclass(frozen=True)
+class Process:
+    """One generator configuration."""
+
+    name: str
+    description: str
+    settings: tuple[str, ...]
+    is_signal: bool = True
+    #: SUEP only: parameters of the dark-meson shower that replaces the scalar (PDG 25).
+    suep: dict[str, float] = field(default_factory=dict)
+
+
+_Z_PRIME = ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:onMode = off")
+
+PROCESSES: dict[str, Process] = {
+    p.name: p
+    for p in (
+        Process(
+            "minbias",
+            "Minimum bias (inelastic), the zero-bias stand-in; pile it up for a Run-3-like background",
+            ("SoftQCD:inelastic = on",),
+            is_signal=False,
+        ),
+        Process(
+            "qcd",
+            "QCD dijets, pT-hat > 25 GeV",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 25."),
+            is_signal=False,
+        ),
+        Process(
+            "zprime_ll",
+            "Z'(1 TeV) -> ee / mumu",
+            (*_Z_PRIME, "32:m0 = 1000.", "32:onIfAny = 11 13"),
+        ),
+        Process(
+            "zprime_tautau",
+            "Z'(500 GeV) -> tau tau",
+            (*_Z_PRIME, "32:m0 = 500.", "32:onIfAny = 15"),
+        ),
+        Process(
+            "h125_tautau",
+            "SM Higgs H(125) -> tau tau (gluon fusion)",
+            ("HiggsSM:gg2H = on", "25:onMode = off", "25:onIfAny = 15"),
+        ),
+        Process(
+            "h60_tautau",
+            "Light scalar A/H(60) -> tau tau (gluon fusion)",
+            ("HiggsSM:gg2H = on", "25:m0 = 60.", "25:onMode = off", "25:onIfAny = 15"),
+        ),
+        Process(
+            "wprime_taunu",
+            "W'(1 TeV) -> tau nu",
+            (
+                "NewGaugeBoson:ffbar2Wprime = on",
+                "34:m0 = 1000.",
+                "34:onMode = off",
+                "34:onIfAny = 15",
+            ),
+        ),
+        Process(
+            "lq80_btau",
+            "Leptoquark pair LQ(80) LQ(80) -> b tau b tau",
+            (
+                "LeptoQuark:gg2LQLQbar = on",
+                "LeptoQuark:qqbar2LQLQbar = on",
+                "42:m0 = 80.",
+                "42:oneChannel = 1 1.0 0 5 -15",
+            ),
+        ),
+        Process(
+            "hidden_valley",
+            "Hidden-Valley dark shower: Z_v(1 TeV) -> dark quarks, dark mesons (5 GeV) decaying to"
+            " mu mu (30%) or d dbar",
+            (
+                "HiddenValley:ffbar2Zv = on",
+                "4900023:m0 = 1000.",
+                "4900023:mWidth = 20.",
+                "4900023:onMode = off",
+                "4900023:onIfAny = 4900101",
+                "HiddenValley:Ngauge = 3",
+                "HiddenValley:fragment = on",
+                "HiddenValley:FSR = on",
+                "HiddenValley:alphaOrder = 1",
+                "HiddenValley:Lambda = 5.",
+                "HiddenValley:pTminFSR = 5.5",
+                "HiddenValley:spinFv = 0",
+                "4900101:m0 = 2.5",
+                "4900111:m0 = 5.",
+                "4900113:m0 = 5.",
+                "4900211:m0 = 4.99",
+                "4900213:m0 = 4.99",
+                "4900111:oneChannel = 1 0.3 91 13 -13",
+                "4900111:addChannel = 1 0.7 91 1 -1",
+                "4900113:oneChannel = 1 0.3 91 13 -13",
+                "4900113:addChannel = 1 0.7 91 1 -1",
+            ),
+        ),
+        Process(
+            "suep",
+            "SUEP: gg -> S(125), S -> isotropic thermal shower of dark mesons (m = 1 GeV, T = 1 GeV)"
+            " -> pi+ pi-",
+            ("HiggsSM:gg2H = on", "25:m0 = 125.", "25:mayDecay = off"),
+            suep={"meson_mass": 1.0, "temperature": 1.0, "lepton_fraction": 0.0},
+        ),
+    )
+}
+
+
+def get_process(name: str) -> Process:
+    """Return the process called `name`; an unknown name is an error listing the known ones."""
+    try:
+        return PROCESSES[name]
+    except KeyError:
+        known = ", ".join(PROCESSES)
+        raise CodesignError(f"unknown process {name!r}; choose one of: {known}") from None

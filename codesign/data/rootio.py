@@ -1,0 +1,246 @@
+"""ROOT TTree input and output (uproot) and the branch mapping for user files.
+
+A file written by `codesign data generate` has one TTree, ``Events``, with the branches listed in
+`DEFAULT_MAPPING` (physical units: GeV, rad, cm) plus the ready-made views ``axol1tl``, ``gelato``
+and ``cicada`` in hardware units, and a ``codesign_metadata`` JSON string describing the sample.
+
+User files (e.g. real Level-1 ntuples) are read through a mapping with the same structure as
+`DEFAULT_MAPPING` (a YAML file, see docs/data.md): it names the tree and, per collection, the
+branches holding pT, eta and phi.  A view whose branch the mapping names under ``views`` is read
+as is; otherwise it is built from the collections with the same code as generated events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import awkward as ak
+import numpy as np
+import uproot
+import yaml
+
+from codesign.atomic import atomic_path
+from codesign.data import views
+from codesign.data.objects import Collection, Events
+from codesign.errors import CodesignError, one_line
+
+TREE = "Events"
+METADATA_KEY = "codesign_metadata"
+PF_EXTRA = ("dxy", "dxysig", "pid")
+_L1_COLLECTIONS = ("egamma", "muon", "jet", "tau")
+
+DEFAULT_MAPPING: dict[str, Any] = {
+    "tree": TREE,
+    "met": {"pt": "met_pt", "phi": "met_phi"},
+    "collections": {
+        **{c: {k: f"{c}_{k}" for k in ("pt", "eta", "phi")} for c in _L1_COLLECTIONS},
+        "pf": {k: f"pf_{k}" for k in ("pt", "eta", "phi", *PF_EXTRA)},
+    },
+    "regions": "regions",
+    "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
+}
+#: What each view is built from.
+VIEW_INPUTS = {
+    "axol1tl": ("met", "egamma", "muon", "jet"),
+    "gelato": ("met", "jet", "tau", "muon"),
+    "cicada": ("regions",),
+    "hlt": ("pf",),
+    "suep": ("pf",),
+}
+VIEW_SHAPES = {"axol1tl": (57,), "gelato": (44,), "cicada": (18, 14)}
+
+
+def branch_types() -> dict[str, Any]:
+    """The TTree schema written by `codesign data generate`."""
+    l1_object = ak.types.from_datashape("var * {pt: float32, eta: float32, phi: float32}", highlevel=False)
+    pf_candidate = ak.types.from_datashape(
+        "var * {pt: float32, eta: float32, phi: float32, dxy: float32, dxysig: float32, pid: int32}",
+        highlevel=False,
+    )
+    return {
+        "event": np.int64,
+        "n_pileup": np.int32,
+        "met_pt": np.float32,
+        "met_phi": np.float32,
+        **{c: l1_object for c in _L1_COLLECTIONS},
+        "pf": pf_candidate,
+        "regions": np.dtype((np.float32, (18, 14))),
+        "axol1tl": np.dtype((np.float32, (57,))),
+        "gelato": np.dtype((np.float32, (44,))),
+        "cicada": np.dtype((np.uint16, (18, 14))),
+    }
+
+
+def _pf_record(pt, eta, phi, dxy, dxysig, pid, counts) -> ak.Array:
+    columns = {"pt": pt, "eta": eta, "phi": phi, "dxy": dxy, "dxysig": dxysig}
+    record = {k: np.asarray(v, np.float32) for k, v in columns.items()}
+    record["pid"] = np.asarray(pid, np.int32)
+    return ak.unflatten(ak.zip(record), np.asarray(counts, np.int64))
+
+
+def to_branches(events: Events, first_event: int) -> dict[str, Any]:
+    """The branches of a batch of events, ready for `TTree.extend`."""
+    out: dict[str, Any] = {
+        "event": np.arange(first_event, first_event + events.n_events, dtype=np.int64),
+        "n_pileup": events.n_pileup.astype(np.int32),
+        "met_pt": events.met_pt.astype(np.float32),
+        "met_phi": events.met_phi.astype(np.float32),
+    }
+    for name in _L1_COLLECTIONS:
+        c: Collection = getattr(events, name)
+        out[name] = ak.unflatten(
+            ak.zip({k: c.columns()[k].astype(np.float32) for k in ("pt", "eta", "phi")}), c.counts
+        )
+    pf = events.pf
+    out["pf"] = _pf_record(pf.pt, pf.eta, pf.phi, *(pf.extra[k] for k in PF_EXTRA), pf.counts)
+    out["regions"] = events.regions.astype(np.float32)
+    for name, build in views.VIEWS.items():
+        out[name] = build(events)
+    return out
+
+
+class TreeWriter:
+    """Writes event batches into a new ROOT file atomically: the file is complete or absent."""
+
+    def __init__(self, path: Path, metadata: dict[str, Any]) -> None:
+        self._path = Path(path)
+        self._metadata = metadata
+        self.n_events = 0
+
+    def __enter__(self) -> TreeWriter:
+        self._stack = contextlib.ExitStack()
+        with self._stack:
+            tmp = self._stack.enter_context(atomic_path(self._path))
+            self._file = self._stack.enter_context(uproot.recreate(tmp, compression=uproot.LZ4(1)))
+            self._tree = self._file.mktree(TREE, branch_types())
+            self._stack = self._stack.pop_all()
+        return self
+
+    def write(self, events: Events) -> None:
+        self._tree.extend(to_branches(events, self.n_events))
+        self.n_events += events.n_events
+
+    def __exit__(self, exc_type, exc, tb) -> bool | None:
+        if exc_type is None:
+            self._file[METADATA_KEY] = json.dumps({**self._metadata, "events": self.n_events}, sort_keys=True)
+        return self._stack.__exit__(exc_type, exc, tb)
+
+
+def load_mapping(path: Path | None) -> dict[str, Any]:
+    """The default mapping, updated with a user's YAML mapping file when one is given."""
+    mapping = copy.deepcopy(DEFAULT_MAPPING)
+    if path is None:
+        return mapping
+    try:
+        user = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise CodesignError(f"cannot read branch mapping {path}: {err}") from None
+    if not isinstance(user, dict):
+        raise CodesignError(f"branch mapping {path} must be a YAML mapping (see docs/data.md)")
+    for key, value in user.items():
+        if key not in mapping:
+            raise CodesignError(f"branch mapping {path}: unknown key {key!r}; known: {', '.join(mapping)}")
+        mapping[key] = value
+    return mapping
+
+
+def open_tree(path: Path, tree: str = TREE):
+    """The TTree `tree` of the ROOT file `path`, with one-line errors for missing or corrupt files."""
+    path = Path(path)
+    if not path.is_file():
+        raise CodesignError(f"ROOT file {path} does not exist")
+    try:
+        file = uproot.open(path)
+    except Exception as err:  # uproot raises many types for damaged files
+        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
+    if tree not in file:
+        trees = ", ".join(k.split(";")[0] for k, cls in file.classnames().items() if cls.startswith("TTree"))
+        raise CodesignError(f"{path} has no tree {tree!r} (trees: {trees or 'none'}); set 'tree' in the mapping")
+    return file[tree]
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The generation metadata of a file written by codesign (empty for foreign files)."""
+    with uproot.open(path) as file:
+        if METADATA_KEY not in file:
+            return {}
+        return json.loads(str(file[METADATA_KEY]))
+
+
+def read_view(
+    path: Path, view: str, mapping: dict[str, Any] | None = None, entry_stop: int | None = None
+) -> np.ndarray | Collection:
+    """Read one trigger view (`axol1tl`, `gelato`, `cicada`, `hlt` or `suep`) from a ROOT file."""
+    if view not in VIEW_INPUTS:
+        raise CodesignError(f"unknown view {view!r}; choose one of: {', '.join(VIEW_INPUTS)}")
+    mapping = mapping or DEFAULT_MAPPING
+    tree = open_tree(path, mapping["tree"])
+    view_branch = (mapping.get("views") or {}).get(view)
+    if view_branch and view_branch in tree:
+        array = _read(tree, view_branch, path, entry_stop, library="np")
+        expected = VIEW_SHAPES[view]
+        if array.shape[1:] != expected:
+            raise CodesignError(
+                f"branch {view_branch!r} of {path} has per-event shape {array.shape[1:]}, the {view} view needs {expected}"
+            )
+        return array
+    events = _read_events(tree, path, mapping, VIEW_INPUTS[view], entry_stop)
+    if view == "hlt":
+        return events.pf
+    if view == "suep":
+        return views.suep_images(events.pf)
+    return views.VIEWS[view](events)
+
+
+def read_events(path: Path, mapping: dict[str, Any] | None = None, entry_stop: int | None = None) -> Events:
+    """All collections of a file as :class:`Events` (physical units)."""
+    mapping = mapping or DEFAULT_MAPPING
+    tree = open_tree(path, mapping["tree"])
+    return _read_events(tree, path, mapping, ("met", *_L1_COLLECTIONS, "pf", "regions"), entry_stop)
+
+
+def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) -> Events:
+    n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+    empty = Collection(np.zeros(n, np.int64), *(np.zeros(0),) * 3, {k: np.zeros(0) for k in PF_EXTRA})
+    parts: dict[str, Any] = {c: empty for c in (*_L1_COLLECTIONS, "pf")}
+    parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32))
+    for item in needed:
+        if item == "met":
+            for key in ("pt", "phi"):
+                parts[f"met_{key}"] = _read(tree, _mapped(mapping, "met", key), path, entry_stop, "np").astype(np.float64)
+        elif item == "regions":
+            regions = _read(tree, _mapped(mapping, "regions"), path, entry_stop, "np")
+            if regions.shape[1:] != (18, 14):
+                raise CodesignError(f"branch {mapping['regions']!r} of {path} has per-event shape {regions.shape[1:]}, regions need (18, 14)")
+            parts["regions"] = regions.astype(np.float64)
+        else:
+            keys = ("pt", "eta", "phi", *(PF_EXTRA if item == "pf" else ()))
+            columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entry_stop, "ak") for k in keys}
+            counts = ak.to_numpy(ak.num(columns["pt"], axis=1)).astype(np.int64)
+            flat = {k: ak.to_numpy(ak.flatten(v)).astype(np.float64) for k, v in columns.items()}
+            event = np.repeat(np.arange(n), counts)
+            extra = {k: flat[k] for k in keys[3:]}
+            parts[item] = Collection.sorted_by_pt(event, n, flat["pt"], flat["eta"], flat["phi"], **extra)
+    return Events(**parts)
+
+
+def _mapped(mapping: dict[str, Any], *keys: str) -> str:
+    node: Any = mapping
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            raise CodesignError(f"branch mapping has no entry {'.'.join(keys)}; add it to the mapping file")
+        node = node[key]
+    return node
+
+
+def _read(tree, branch: str, path: Path, entry_stop, library: str):
+    if branch not in tree:
+        raise CodesignError(f"branch {branch!r} not found in {path}:{tree.name}; fix the branch mapping (--mapping)")
+    try:
+        return tree[branch].array(library=library, entry_stop=entry_stop)
+    except Exception as err:
+        raise CodesignError(f"cannot read branch {branch!r} of {path} ({one_line(err)})") from None

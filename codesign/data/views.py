@@ -1,0 +1,118 @@
+"""Trigger views: the fixed-layout inputs each trigger algorithm receives, in hardware units.
+
+| view | shape | content |
+|---|---|---|
+| `axol1tl` | (n, 57) float32 | MET, 4 e/gamma, 4 muons, 10 jets x (pT, eta, phi), uGT units |
+| `gelato` | (n, 44) float32 | 6 jets, 4 taus, 4 muons x (ET, eta, phi), MET (ET, phi), L1Topo units |
+| `cicada` | (n, 18, 14) uint16 | calorimeter region ET (phi x eta), 10-bit, 0.5 GeV LSB |
+| `hlt` | jagged | PF-like candidates (pT, eta, phi, dxy, dxy significance, PF id) |
+| `suep` | (n, eta, phi, 3) float32 | tracker / ECAL / HCAL images built from the PF candidates |
+
+Hardware units (see docs/data.md): a pT enters as ``floor(pT / LSB) * LSB`` saturated at the word's
+maximum, i.e. in GeV on the hardware grid; eta and phi enter as the integer hardware bin.  Every
+block is sorted by decreasing pT and zero-padded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from codesign.data.objects import Collection, Events
+
+
+@dataclass(frozen=True)
+class HardwareFormat:
+    """How one object type is encoded: pT LSB and width, eta LSB, number of phi bins."""
+
+    pt_lsb: float
+    pt_bits: int
+    eta_lsb: float
+    phi_bins: int  # bins of [0, 2 pi)
+
+    def pt(self, pt: np.ndarray) -> np.ndarray:
+        counts = np.minimum(np.floor(pt / self.pt_lsb), 2**self.pt_bits - 1)
+        return counts * self.pt_lsb
+
+    def eta(self, eta: np.ndarray) -> np.ndarray:
+        return np.floor(eta / self.eta_lsb)
+
+    def phi(self, phi: np.ndarray) -> np.ndarray:
+        bins = np.floor(np.mod(phi, 2 * np.pi) / (2 * np.pi / self.phi_bins))
+        return np.minimum(bins, self.phi_bins - 1)
+
+
+#: CMS Level-1 Global Trigger (uGT) inputs, Stage-2 formats.
+UGT_FORMATS = {
+    "met": HardwareFormat(pt_lsb=0.5, pt_bits=12, eta_lsb=0.0435, phi_bins=144),
+    "egamma": HardwareFormat(pt_lsb=0.5, pt_bits=9, eta_lsb=0.0435, phi_bins=144),
+    "muon": HardwareFormat(pt_lsb=0.5, pt_bits=9, eta_lsb=0.010875, phi_bins=576),
+    "jet": HardwareFormat(pt_lsb=0.5, pt_bits=11, eta_lsb=0.0435, phi_bins=144),
+}
+#: ATLAS L1Topo trigger objects (Phase-I eFEX/jFEX/MUCTPI-like granularity).
+L1TOPO_FORMATS = {
+    "met": HardwareFormat(pt_lsb=0.2, pt_bits=15, eta_lsb=0.025, phi_bins=128),
+    "jet": HardwareFormat(pt_lsb=0.2, pt_bits=13, eta_lsb=0.025, phi_bins=128),
+    "tau": HardwareFormat(pt_lsb=0.1, pt_bits=12, eta_lsb=0.025, phi_bins=128),
+    "muon": HardwareFormat(pt_lsb=1.0, pt_bits=8, eta_lsb=0.025, phi_bins=128),
+}
+AXOL1TL_LAYOUT = (("egamma", 4), ("muon", 4), ("jet", 10))
+GELATO_LAYOUT = (("jet", 6), ("tau", 4), ("muon", 4))
+CICADA_LSB_GEV, CICADA_BITS = 0.5, 10
+
+
+def axol1tl(events: Events) -> np.ndarray:
+    """(n, 57): MET (pT, 0, phi), then 4 e/gamma, 4 muons, 10 jets x (pT, eta, phi), uGT units."""
+    met = UGT_FORMATS["met"]
+    blocks = [np.stack([met.pt(events.met_pt), np.zeros(events.n_events), met.phi(events.met_phi)], axis=1)]
+    blocks += [_padded(getattr(events, name), k, UGT_FORMATS[name]) for name, k in AXOL1TL_LAYOUT]
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def gelato(events: Events) -> np.ndarray:
+    """(n, 44): 6 jets, 4 taus, 4 muons x (ET, eta, phi), then MET (ET, phi), L1Topo units."""
+    met = L1TOPO_FORMATS["met"]
+    blocks = [_padded(getattr(events, name), k, L1TOPO_FORMATS[name]) for name, k in GELATO_LAYOUT]
+    blocks.append(np.stack([met.pt(events.met_pt), met.phi(events.met_phi)], axis=1))
+    return np.concatenate(blocks, axis=1).astype(np.float32)
+
+
+def cicada(events: Events) -> np.ndarray:
+    """(n, 18, 14): region ET in counts of 0.5 GeV, saturated at 10 bits (`ap_uint<10>`)."""
+    counts = np.floor(events.regions / CICADA_LSB_GEV)
+    return np.minimum(counts, 2**CICADA_BITS - 1).astype(np.uint16)
+
+
+def suep_images(pf: Collection, n_eta: int = 64, n_phi: int = 64, eta_max: float = 2.5) -> np.ndarray:
+    """(n, n_eta, n_phi, 3) images: tracker (charged pT), ECAL (e/gamma ET), HCAL (hadron ET).
+
+    Built on the fly from the candidate lists, so the dense images never hit the disk.
+    """
+    pid = np.abs(pf.extra["pid"])
+    charged = (pid == 11) | (pid == 13) | (pid == 211)
+    channel_masks = (charged, (pid == 11) | (pid == 22), (pid == 211) | (pid == 130))
+    ieta = np.floor((pf.eta + eta_max) / (2 * eta_max) * n_eta).astype(np.int64)
+    iphi = np.minimum(np.floor((pf.phi + np.pi) / (2 * np.pi) * n_phi).astype(np.int64), n_phi - 1)
+    inside = (ieta >= 0) & (ieta < n_eta)
+    event = pf.event_index
+    images = np.zeros((pf.n_events, n_eta, n_phi, 3), dtype=np.float32)
+    for channel, mask in enumerate(channel_masks):
+        m = mask & inside
+        np.add.at(images, (event[m], ieta[m], iphi[m], channel), pf.pt[m])
+    return images
+
+
+def _padded(objects: Collection, k: int, fmt: HardwareFormat) -> np.ndarray:
+    """(n, 3k): the leading k objects' (pT, eta, phi) in hardware units, zero-padded."""
+    out = np.zeros((objects.n_events, k, 3))
+    rank = objects.rank
+    lead = rank < k
+    ev, pos = objects.event_index[lead], rank[lead]
+    out[ev, pos, 0] = fmt.pt(objects.pt[lead])
+    out[ev, pos, 1] = fmt.eta(objects.eta[lead])
+    out[ev, pos, 2] = fmt.phi(objects.phi[lead])
+    return out.reshape(objects.n_events, 3 * k)
+
+
+VIEWS = {"axol1tl": axol1tl, "gelato": gelato, "cicada": cicada}
