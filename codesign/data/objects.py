@@ -44,6 +44,12 @@ class Collection:
     def columns(self) -> dict[str, np.ndarray]:
         return {"pt": self.pt, "eta": self.eta, "phi": self.phi, **self.extra}
 
+    def as_float32(self) -> Collection:
+        """The collection with its kinematics rounded to float32, as stored on disk."""
+        return Collection(
+            self.counts, *(getattr(self, k).astype(np.float32) for k in ("pt", "eta", "phi")), self.extra
+        )
+
     @staticmethod
     def concatenate(parts: list[Collection]) -> Collection:
         return Collection(
@@ -74,6 +80,16 @@ class Events:
     @property
     def n_events(self) -> int:
         return len(self.met_pt)
+
+    def as_float32(self) -> Events:
+        """The events as stored on disk (float32 kinematics), so views built before writing
+        equal views rebuilt after reading, bit for bit."""
+        values = {f.name: getattr(self, f.name) for f in fields(Events)}
+        for name in ("egamma", "muon", "jet", "tau", "pf"):
+            values[name] = values[name].as_float32()
+        for name in ("met_pt", "met_phi", "regions"):
+            values[name] = values[name].astype(np.float32)
+        return Events(**values)
 
     @staticmethod
     def concatenate(parts: list[Events]) -> Events:

@@ -43,6 +43,12 @@ class Particles:
         counts = np.bincount(self.event_index[mask], minlength=self.n_events).astype(np.int64)
         return Particles(counts, *(getattr(self, f.name)[mask] for f in fields(self)[1:]))
 
+    def slice_events(self, start: int, stop: int) -> Particles:
+        """Events `start` to `stop` (exclusive) of the batch."""
+        offsets = np.concatenate([[0], np.cumsum(self.counts)])
+        lo, hi = offsets[start], offsets[min(stop, self.n_events)]
+        return Particles(self.counts[start:stop], *(getattr(self, f.name)[lo:hi] for f in fields(self)[1:]))
+
     @staticmethod
     def merge(first: Particles, second: Particles) -> Particles:
         """Per event, the particles of `first` followed by those of `second`."""

@@ -41,6 +41,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
         "pf": {k: f"pf_{k}" for k in ("pt", "eta", "phi", *PF_EXTRA)},
     },
     "regions": "regions",
+    "n_pileup": "n_pileup",  # optional: foreign files without it read as 0
     "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
 }
 #: What each view is built from.
@@ -84,20 +85,21 @@ def _pf_record(pt, eta, phi, dxy, dxysig, pid, counts) -> ak.Array:
 
 def to_branches(events: Events, first_event: int) -> dict[str, Any]:
     """The branches of a batch of events, ready for `TTree.extend`."""
+    events = events.as_float32()
     out: dict[str, Any] = {
         "event": np.arange(first_event, first_event + events.n_events, dtype=np.int64),
         "n_pileup": events.n_pileup.astype(np.int32),
-        "met_pt": events.met_pt.astype(np.float32),
-        "met_phi": events.met_phi.astype(np.float32),
+        "met_pt": events.met_pt,
+        "met_phi": events.met_phi,
     }
     for name in _L1_COLLECTIONS:
         c: Collection = getattr(events, name)
         out[name] = ak.unflatten(
-            ak.zip({k: c.columns()[k].astype(np.float32) for k in ("pt", "eta", "phi")}), c.counts
+            ak.zip({k: c.columns()[k] for k in ("pt", "eta", "phi")}), c.counts
         )
     pf = events.pf
     out["pf"] = _pf_record(pf.pt, pf.eta, pf.phi, *(pf.extra[k] for k in PF_EXTRA), pf.counts)
-    out["regions"] = events.regions.astype(np.float32)
+    out["regions"] = events.regions
     for name, build in views.VIEWS.items():
         out[name] = build(events)
     return out
@@ -208,6 +210,9 @@ def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) 
     empty = Collection(np.zeros(n, np.int64), *(np.zeros(0),) * 3, {k: np.zeros(0) for k in PF_EXTRA})
     parts: dict[str, Any] = {c: empty for c in (*_L1_COLLECTIONS, "pf")}
     parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32))
+    pileup_branch = mapping.get("n_pileup")
+    if pileup_branch and pileup_branch in tree:
+        parts["n_pileup"] = _read(tree, pileup_branch, path, entry_stop, "np").astype(np.int32)
     for item in needed:
         if item == "met":
             for key in ("pt", "phi"):
@@ -221,7 +226,8 @@ def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) 
             keys = ("pt", "eta", "phi", *(PF_EXTRA if item == "pf" else ()))
             columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entry_stop, "ak") for k in keys}
             counts = ak.to_numpy(ak.num(columns["pt"], axis=1)).astype(np.int64)
-            flat = {k: ak.to_numpy(ak.flatten(v)).astype(np.float64) for k, v in columns.items()}
+            flat = {k: ak.to_numpy(ak.flatten(v)) for k, v in columns.items()}
+            flat.update({k: flat[k].astype(np.float64) for k in ("pt", "eta", "phi")})
             event = np.repeat(np.arange(n), counts)
             extra = {k: flat[k] for k in keys[3:]}
             parts[item] = Collection.sorted_by_pt(event, n, flat["pt"], flat["eta"], flat["phi"], **extra)

@@ -31,15 +31,16 @@ class HardwareFormat:
     eta_lsb: float
     phi_bins: int  # bins of [0, 2 pi)
 
+    # All arithmetic in float64, so float32 values from disk and in memory give the same bins.
     def pt(self, pt: np.ndarray) -> np.ndarray:
-        counts = np.minimum(np.floor(pt / self.pt_lsb), 2**self.pt_bits - 1)
+        counts = np.minimum(np.floor(np.asarray(pt, np.float64) / self.pt_lsb), 2**self.pt_bits - 1)
         return counts * self.pt_lsb
 
     def eta(self, eta: np.ndarray) -> np.ndarray:
-        return np.floor(eta / self.eta_lsb)
+        return np.floor(np.asarray(eta, np.float64) / self.eta_lsb)
 
     def phi(self, phi: np.ndarray) -> np.ndarray:
-        bins = np.floor(np.mod(phi, 2 * np.pi) / (2 * np.pi / self.phi_bins))
+        bins = np.floor(np.mod(np.asarray(phi, np.float64), 2 * np.pi) / (2 * np.pi / self.phi_bins))
         return np.minimum(bins, self.phi_bins - 1)
 
 
@@ -80,7 +81,7 @@ def gelato(events: Events) -> np.ndarray:
 
 def cicada(events: Events) -> np.ndarray:
     """(n, 18, 14): region ET in counts of 0.5 GeV, saturated at 10 bits (`ap_uint<10>`)."""
-    counts = np.floor(events.regions / CICADA_LSB_GEV)
+    counts = np.floor(np.asarray(events.regions, np.float64) / CICADA_LSB_GEV)
     return np.minimum(counts, 2**CICADA_BITS - 1).astype(np.uint16)
 
 
