@@ -1,0 +1,145 @@
+"""Lowering a trained (Q)Keras model to a fixed-point graph, matching QKeras' arithmetic exactly.
+
+QKeras semantics reproduced (qkeras 0.9, `alpha` = 1 or None):
+
+* `quantized_bits(bits, integer, symmetric, keep_negative)` = `ap_fixed<bits, integer + 1>` (signed)
+  or `ap_ufixed<bits, integer>`, ties to even (`tf.round`), saturating (`SAT_SYM` if symmetric);
+* `quantized_relu(bits, integer)` = ReLU then `ap_ufixed<bits, integer, AP_RND_CONV, AP_SAT>`.
+
+What cannot be reproduced exactly is refused with an error that says how to change the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.fixed.fixed_format import FixedFormat
+from codesign.fixed.graph import Dense, Graph, Op, Quantize, Reshape
+
+#: The input format assumed for models without an input quantizer (hls4ml's default precision).
+DEFAULT_INPUT_FORMAT = FixedFormat(16, 6, True, "RND_CONV", "SAT")
+SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QActivation", "Activation", "Flatten", "Reshape")
+_MAX_GRID_FRAC = 32
+
+
+def quantizer_format(quantizer, where: str) -> tuple[FixedFormat, bool]:
+    """(format, applies ReLU) of a QKeras quantizer; anything not exactly representable is refused."""
+    kind = type(quantizer).__name__
+    if kind == "quantized_bits":
+        if quantizer.alpha not in (None, 1, 1.0):
+            raise CodesignError(
+                f"{where}: quantized_bits with alpha={quantizer.alpha!r} scales by a learned factor that has no"
+                " exact fixed-point image; retrain with alpha=1"
+            )
+        if quantizer.use_stochastic_rounding:
+            raise CodesignError(f"{where}: stochastic rounding cannot be emulated; set use_stochastic_rounding=False")
+        bits, integer = int(quantizer.bits), int(quantizer.integer)
+        if bits - int(quantizer.keep_negative) < 1:
+            raise CodesignError(f"{where}: {bits}-bit quantized_bits is a binary quantizer; use at least 2 bits")
+        if quantizer.keep_negative:
+            overflow = "SAT_SYM" if quantizer.symmetric else "SAT"
+            return FixedFormat(bits, integer + 1, True, "RND_CONV", overflow), False
+        return FixedFormat(bits, integer, False, "RND_CONV", "SAT"), False
+    if kind == "quantized_relu":
+        if quantizer.use_sigmoid or quantizer.negative_slope or quantizer.relu_upper_bound is not None:
+            raise CodesignError(
+                f"{where}: quantized_relu with use_sigmoid, negative_slope or relu_upper_bound is not supported;"
+                " use plain quantized_relu(bits, integer)"
+            )
+        if quantizer.use_stochastic_rounding:
+            raise CodesignError(f"{where}: stochastic rounding cannot be emulated; set use_stochastic_rounding=False")
+        return FixedFormat(int(quantizer.bits), int(quantizer.integer), False, "RND_CONV", "SAT"), True
+    raise CodesignError(f"{where}: quantizer {kind} is not supported; use quantized_bits or quantized_relu")
+
+
+def grid_format(values: np.ndarray, where: str) -> FixedFormat:
+    """The narrowest exact format for float values that already lie on a power-of-two grid."""
+    values = np.asarray(values, dtype=np.float64)
+    for frac in range(-8, _MAX_GRID_FRAC + 1):
+        scaled = values * 2.0**frac
+        if np.all(scaled == np.round(scaled)):
+            bound = int(np.abs(scaled).max(initial=0))
+            width = max(bound.bit_length() + 1, 2)
+            return FixedFormat(width, width - frac, True, "RND_CONV", "SAT")
+    raise CodesignError(
+        f"{where}: float weights are not on a fixed-point grid; use a QDense with kernel_quantizer and"
+        " bias_quantizer (quantized_bits) so the weights have an exact fixed-point image"
+    )
+
+
+def lower_keras(model, input_format: FixedFormat | None = None) -> tuple[Graph, str]:
+    """Lower a sequential (Q)Keras model; returns the graph and a note on where the input format came from."""
+    layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
+    _check_chain(model)
+    ops: list[Op] = []
+    for layer in layers:
+        ops += _lower_layer(layer)
+    note = ""
+    if input_format is None:
+        first = ops[0] if ops else None
+        if isinstance(first, Quantize) and not first.relu:
+            input_format, note = first.output_format, f"input format {first.output_format.hls()} from the model's input quantizer"
+        else:
+            input_format = DEFAULT_INPUT_FORMAT
+            note = f"the model has no input quantizer: inputs assumed to be {input_format.hls()}"
+    input_shape = tuple(int(d) for d in model.input_shape[1:])
+    return Graph(model.name, input_shape, input_format, ops), note
+
+
+def _check_chain(model) -> None:
+    for layer in model.layers:
+        inbound = getattr(layer, "_inbound_nodes", [])
+        if any(len(node.inbound_layers) > 1 if isinstance(node.inbound_layers, list) else False for node in inbound):
+            raise CodesignError(f"layer {layer.name} ({type(layer).__name__}) has several inputs; only chains are supported")
+
+
+def _lower_layer(layer) -> list[Op]:
+    kind = type(layer).__name__
+    where = f"layer {layer.name} ({kind})"
+    if kind in ("QDense", "Dense"):
+        return _lower_dense(layer, kind, where)
+    if kind == "QActivation":
+        return [_activation_op(layer.quantizer, layer.name, where)]
+    if kind == "Activation":
+        return _keras_activation(layer.activation, layer.name, where)
+    if kind in ("Flatten", "Reshape"):
+        return [Reshape(layer.name, tuple(int(d) for d in layer.output_shape[1:]))]
+    raise CodesignError(f"{where} is not supported; supported layers: {', '.join(SUPPORTED_LAYERS)}")
+
+
+def _lower_dense(layer, kind: str, where: str) -> list[Op]:
+    weights = layer.get_weights()
+    kernel = weights[0].astype(np.float64)
+    bias = weights[1].astype(np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
+    kernel_q = getattr(layer, "kernel_quantizer_internal", None)
+    bias_q = getattr(layer, "bias_quantizer_internal", None)
+    kernel_fmt = quantizer_format(kernel_q, f"{where} kernel")[0] if kernel_q else grid_format(kernel, f"{where} kernel")
+    if not layer.use_bias:
+        bias_fmt = FixedFormat(2, 2, True)
+    elif bias_q:
+        bias_fmt = quantizer_format(bias_q, f"{where} bias")[0]
+    else:
+        bias_fmt = grid_format(bias, f"{where} bias")
+    ops: list[Op] = [Dense(layer.name, kernel_fmt.quantize(kernel), kernel_fmt, bias_fmt.quantize(bias), bias_fmt)]
+    activation = layer.activation
+    if kind == "QDense" and hasattr(activation, "bits"):
+        ops.append(_activation_op(activation, f"{layer.name}_act", where))
+    else:
+        ops += _keras_activation(activation, f"{layer.name}_act", where)
+    return ops
+
+
+def _activation_op(quantizer, name: str, where: str) -> Quantize:
+    fmt, relu = quantizer_format(quantizer, where)
+    return Quantize(name, fmt, relu)
+
+
+def _keras_activation(activation, name: str, where: str) -> list[Op]:
+    act = getattr(activation, "__name__", type(activation).__name__)
+    if act == "linear":
+        return []
+    if act == "relu":
+        return [Quantize(name, None, relu=True)]  # exact ReLU: keeps the incoming format
+    raise CodesignError(f"{where}: activation {act!r} is not supported; use linear, relu or a QKeras quantizer")
+
