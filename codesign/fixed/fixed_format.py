@@ -13,7 +13,9 @@ and overflow modes are those of the ap_types library:
 | `SAT` | clip to the representable range |
 | `SAT_SYM` | clip symmetrically, to [-max, max] (signed only) |
 
-All arithmetic is on int64; every format here is at most 62 bits wide.
+Counts are carried as integer-valued float64 arrays: every format is at most 52 bits wide, so all
+values and every product/sum the graphs form are exact in float64, and numpy's float kernels (BLAS
+for matrix products, `rint` for ties-to-even) are several times faster than its int64 ones.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ import numpy as np
 
 ROUNDING_MODES = ("TRN", "RND", "RND_CONV")
 OVERFLOW_MODES = ("WRAP", "SAT", "SAT_SYM")
-MAX_WIDTH = 62
+MAX_WIDTH = 52
 
 
 @dataclass(frozen=True)
@@ -83,43 +85,31 @@ class FixedFormat:
         return FixedFormat(self.width, self.integer, self.signed, rounding, overflow)
 
     def quantize(self, values: np.ndarray) -> np.ndarray:
-        """Real values to integer counts of this format (rounding, then overflow handling)."""
-        scaled = np.asarray(values, dtype=np.float64) * 2.0**self.frac
+        """Real values to counts of this format (rounding, then overflow handling)."""
+        return self._overflow(self._round(np.asarray(values, dtype=np.float64) * 2.0**self.frac))
+
+    def requantize(self, counts: np.ndarray, frac: int) -> np.ndarray:
+        """Counts with `frac` fractional bits to this format, exactly as an ap_fixed cast."""
+        scaled = np.asarray(counts, dtype=np.float64) * 2.0 ** (self.frac - frac)  # exact: power of two
+        return self._overflow(self._round(scaled) if frac > self.frac else scaled)
+
+    def to_float(self, counts: np.ndarray) -> np.ndarray:
+        """Exact float64 images of counts."""
+        return np.asarray(counts, dtype=np.float64) * self.lsb
+
+    def _round(self, scaled: np.ndarray) -> np.ndarray:
         if self.rounding == "TRN":
-            ints = np.floor(scaled)
-        elif self.rounding == "RND":
-            ints = np.floor(scaled + 0.5)
-        else:
-            ints = np.round(scaled)  # numpy rounds ties to even
-        return self._overflow(ints.astype(np.int64))
-
-    def requantize(self, ints: np.ndarray, frac: int) -> np.ndarray:
-        """Integer counts with `frac` fractional bits to this format, exactly as an ap_fixed cast."""
-        ints = np.asarray(ints, dtype=np.int64)
-        shift = frac - self.frac
-        if shift <= 0:
-            return self._overflow(ints << -shift)
-        floor = ints >> shift
-        remainder = ints & ((1 << shift) - 1)
-        half = 1 << (shift - 1)
+            return np.floor(scaled)
         if self.rounding == "RND":
-            floor = floor + (remainder >= half)
-        elif self.rounding == "RND_CONV":
-            floor = floor + ((remainder > half) | ((remainder == half) & (floor & 1).astype(bool)))
-        return self._overflow(floor)
+            return np.floor(scaled + 0.5)
+        return np.rint(scaled)  # ties to even
 
-    def to_float(self, ints: np.ndarray) -> np.ndarray:
-        """Exact float64 images of integer counts."""
-        return np.asarray(ints, dtype=np.float64) * self.lsb
-
-    def _overflow(self, ints: np.ndarray) -> np.ndarray:
+    def _overflow(self, counts: np.ndarray) -> np.ndarray:
         if self.overflow == "WRAP":
-            modulus = 1 << self.width
-            wrapped = ints & (modulus - 1)
-            if self.signed:
-                wrapped = np.where(wrapped >= modulus >> 1, wrapped - modulus, wrapped)
-            return wrapped
-        return np.clip(ints, self.min_int, self.max_int)
+            modulus = 2.0**self.width
+            low = -(2.0 ** (self.width - 1)) if self.signed else 0.0
+            return counts - modulus * np.floor((counts - low) / modulus)
+        return np.clip(counts, self.min_int, self.max_int)
 
     def to_dict(self) -> dict:
         return {"width": self.width, "integer": self.integer, "signed": self.signed,

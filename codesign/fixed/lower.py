@@ -20,7 +20,8 @@ from codesign.fixed.graph import Dense, Graph, Op, Quantize, Reshape
 #: The input format assumed for models without an input quantizer (hls4ml's default precision).
 DEFAULT_INPUT_FORMAT = FixedFormat(16, 6, True, "RND_CONV", "SAT")
 SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QActivation", "Activation", "Flatten", "Reshape")
-_MAX_GRID_FRAC = 32
+_MAX_GRID_FRAC = 24
+_MAX_GRID_WIDTH = 16  # float weights needing more bits are not quantized weights
 
 
 def quantizer_format(quantizer, where: str) -> tuple[FixedFormat, bool]:
@@ -61,7 +62,9 @@ def grid_format(values: np.ndarray, where: str) -> FixedFormat:
         if np.all(scaled == np.round(scaled)):
             bound = int(np.abs(scaled).max(initial=0))
             width = max(bound.bit_length() + 1, 2)
-            return FixedFormat(width, width - frac, True, "RND_CONV", "SAT")
+            if width <= _MAX_GRID_WIDTH:
+                return FixedFormat(width, width - frac, True, "RND_CONV", "SAT")
+            break
     raise CodesignError(
         f"{where}: float weights are not on a fixed-point grid; use a QDense with kernel_quantizer and"
         " bias_quantizer (quantized_bits) so the weights have an exact fixed-point image"
@@ -121,7 +124,10 @@ def _lower_dense(layer, kind: str, where: str) -> list[Op]:
         bias_fmt = quantizer_format(bias_q, f"{where} bias")[0]
     else:
         bias_fmt = grid_format(bias, f"{where} bias")
-    ops: list[Op] = [Dense(layer.name, kernel_fmt.quantize(kernel), kernel_fmt, bias_fmt.quantize(bias), bias_fmt)]
+    ops: list[Op] = [
+        Dense(layer.name, kernel_fmt.quantize(kernel).astype(np.int64), kernel_fmt,
+              bias_fmt.quantize(bias).astype(np.int64), bias_fmt)
+    ]
     activation = layer.activation
     if kind == "QDense" and hasattr(activation, "bits"):
         ops.append(_activation_op(activation, f"{layer.name}_act", where))

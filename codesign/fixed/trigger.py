@@ -1,0 +1,102 @@
+"""The trigger around a network: input scaling, anomaly score and working-point comparators.
+
+These are the hand-written firmware blocks of `firmware/` (HLS C++); this module is their bit-exact
+emulation.  The semantics are those of the HLS code, step by step:
+
+* scaling, per feature i: ``x_nn = (nn_t)((x - offset[i]) >> shift[i])`` where `x` is the raw
+  hardware input (`raw_format`), ``x - offset`` is exact (one more integer bit), the right shift
+  keeps that type (bits below its LSB are dropped, i.e. floor), and the cast to the network's
+  input format rounds and saturates as that format says.  No multipliers.
+* score: ``sum_i mu_i^2`` computed exactly, then cast once to `score_format` (the deployed
+  AXOL1TL uses `ap_ufixed<18,14>`; we saturate so a huge anomaly can never wrap to a small score).
+* comparators: working point `wp` fires when ``score > threshold[wp]``, thresholds in score LSBs
+  (for `ap_ufixed<18,14>` that is score x 16, the unit of the CMS menu).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codesign.fixed.emulator import emulate_ints
+from codesign.fixed.fixed_format import FixedFormat
+from codesign.fixed.graph import Graph
+
+MAX_SHIFT = 15
+
+
+@dataclass(frozen=True)
+class InputScaling:
+    """Per-feature ``(x - offset) >> shift`` from hardware units to the network's input format."""
+
+    raw_format: FixedFormat
+    offsets: np.ndarray  # int64, in units of 1 (integers, as the firmware's ap_fixed<W,W> offsets)
+    shifts: np.ndarray  # int64, 0..MAX_SHIFT
+
+    def __post_init__(self) -> None:
+        if self.offsets.shape != self.shifts.shape:
+            raise ValueError("offsets and shifts must have one entry per input feature")
+        if np.any((self.shifts < 0) | (self.shifts > MAX_SHIFT)):
+            raise ValueError(f"shifts must lie in 0..{MAX_SHIFT}")
+
+    @property
+    def difference_format(self) -> FixedFormat:
+        """The exact type of ``x - offset``: one more integer bit than the raw input (and the offset)."""
+        integer = max(self.raw_format.integer, int(np.abs(self.offsets).max(initial=0)).bit_length() + 1) + 1
+        return FixedFormat(integer + self.raw_format.frac, integer, True)
+
+    @classmethod
+    def from_data(cls, raw: np.ndarray, raw_format: FixedFormat, target_range: float) -> InputScaling:
+        """Offsets at the per-feature median; shifts so the spread (99th percentile of |x - offset|)
+        fits in `target_range` (e.g. half of the network input format's range)."""
+        offsets = np.round(np.median(raw, axis=0)).astype(np.int64)
+        spread = np.percentile(np.abs(raw - offsets), 99, axis=0)
+        shifts = np.ceil(np.log2(np.maximum(spread, 1e-9) / target_range))
+        return cls(raw_format, offsets, np.clip(shifts, 0, MAX_SHIFT).astype(np.int64))
+
+    def apply(self, raw_ints: np.ndarray, network_format: FixedFormat) -> np.ndarray:
+        """Raw inputs (counts of raw_format) to counts of `network_format`."""
+        frac = self.raw_format.frac
+        difference = np.asarray(raw_ints, np.float64) - self.offsets * 2.0**frac
+        shifted = np.floor(difference * 2.0**-self.shifts)  # arithmetic right shift
+        return network_format.requantize(shifted, frac)
+
+
+@dataclass(frozen=True)
+class Score:
+    """Sum of squares of the network outputs, cast once to `format`."""
+
+    format: FixedFormat
+
+    def apply(self, out_ints: np.ndarray, out_format: FixedFormat) -> np.ndarray:
+        squares = np.asarray(out_ints, np.float64) ** 2
+        return self.format.requantize(squares.sum(axis=1), 2 * out_format.frac)
+
+
+@dataclass
+class TriggerChain:
+    """scaling -> network -> score -> comparators: what runs in the trigger firmware."""
+
+    scaling: InputScaling
+    graph: Graph
+    score: Score
+    thresholds: dict[str, int] = field(default_factory=dict)  # working point -> score LSBs
+
+    def emulate(self, raw: np.ndarray) -> dict[str, np.ndarray]:
+        """Bit-exact outputs for raw hardware inputs (real values on the raw grid).
+
+        Returns float64 exact images: ``network`` (the network outputs), ``score``, and one boolean
+        array per working point.
+        """
+        raw_ints = self.scaling.raw_format.quantize(raw)
+        x = self.scaling.apply(raw_ints, self.graph.input_format)
+        out = emulate_ints(self.graph, x)
+        score = self.score.apply(out, self.graph.output_format)
+        result = {
+            "network": self.graph.output_format.to_float(out),
+            "score": self.score.format.to_float(score),
+        }
+        for name, threshold in self.thresholds.items():
+            result[name] = score > threshold
+        return result

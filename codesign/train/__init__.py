@@ -1,0 +1,1 @@
+"""Training: quantization-aware training of the zoo models from their cards."""

@@ -1,0 +1,81 @@
+"""Model cards: `models/<name>/card.yaml`, the single source of a zoo model's facts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from codesign.errors import CodesignError
+from codesign.fixed.fixed_format import FixedFormat
+from codesign.fixed.trigger import InputScaling, Score
+
+CARD_FILE = "card.yaml"
+ENCODER_FILE = "encoder.h5"
+METRICS_FILE = "metrics.json"
+
+
+def models_dir() -> Path:
+    """The model zoo folder: `$CODESIGN_MODELS`, else `models/` of the source tree."""
+    return Path(os.environ.get("CODESIGN_MODELS", Path(__file__).resolve().parents[2] / "models"))
+
+
+def zoo_names() -> list[str]:
+    return sorted(p.parent.name for p in models_dir().glob(f"*/{CARD_FILE}"))
+
+
+@dataclass
+class Card:
+    """A parsed card and the folder it lives in."""
+
+    folder: Path
+    data: dict[str, Any]
+
+    @property
+    def name(self) -> str:
+        return self.data["name"]
+
+    @property
+    def encoder_path(self) -> Path:
+        return self.folder / ENCODER_FILE
+
+    def format(self, spec: dict[str, Any]) -> FixedFormat:
+        return FixedFormat(spec["width"], spec["integer"], spec.get("signed", True),
+                           spec.get("rounding", "TRN"), spec.get("overflow", "WRAP"))
+
+    def scaling(self) -> InputScaling:
+        inputs = self.data["inputs"]
+        scaling = inputs["scaling"]
+        if scaling.get("offsets") is None:
+            raise CodesignError(f"card {self.folder / CARD_FILE} has no input scaling yet; run `codesign train {self.name}`")
+        return InputScaling(self.format(inputs["raw_format"]), np.array(scaling["offsets"], np.int64),
+                            np.array(scaling["shifts"], np.int64))
+
+    def score(self) -> Score:
+        return Score(self.format(self.data["score"]["format"]))
+
+    def thresholds(self) -> dict[str, int]:
+        return {k: int(v) for k, v in (self.data["working_points"].get("thresholds") or {}).items()}
+
+    def save(self) -> None:
+        """Write the card back (atomically)."""
+        from codesign.atomic import atomic_path
+
+        with atomic_path(self.folder / CARD_FILE) as tmp:
+            tmp.write_text(yaml.safe_dump(self.data, sort_keys=False, width=120))
+
+
+def load_card(name_or_folder: str | Path) -> Card:
+    """The card of a zoo model (by name) or of a model folder."""
+    folder = Path(name_or_folder)
+    if not (folder / CARD_FILE).is_file():
+        folder = models_dir() / str(name_or_folder)
+    path = folder / CARD_FILE
+    if not path.is_file():
+        known = ", ".join(zoo_names()) or "none"
+        raise CodesignError(f"no model card for {name_or_folder!r}; zoo models: {known}, or give a .h5 file")
+    return Card(folder, yaml.safe_load(path.read_text()))
