@@ -11,9 +11,7 @@ from codesign.errors import CodesignError
 
 #: Verbs whose issues have not landed yet: they say so and exit non-zero, never pretend success.
 _PLANNED = {
-    "train": ("train a zoo model from its card (QKeras QAT)", 3),
     "synth": ("fixed-point graph, emulator, hls4ml project, RTL and latency/resource report", 3),
-    "emulate": ("bit-exact emulation of a model on input vectors", 3),
     "verify": ("cocotb verification of generated RTL against the emulator", 4),
     "dqm": ("ECAL data-quality monitoring on the CPU/ONNX path", 5),
 }
@@ -42,6 +40,26 @@ def _data_processes(args: argparse.Namespace) -> None:
     for process in PROCESSES.values():
         kind = "signal" if process.is_signal else "background"
         print(f"{process.name:15s} {kind:10s} {process.description}")
+
+
+def _train(args: argparse.Namespace) -> None:
+    from codesign.train.axol1tl import load_samples, train
+    from codesign.zoo import load_card
+
+    card = load_card(args.model)
+    if card.data.get("family") != "vae":
+        raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented yet")
+    metrics = train(card, load_samples(card, jobs=args.jobs), epochs=args.epochs, verbose=2)
+    for name, m in metrics["signals"].items():
+        print(f"{name:15s} AUC firmware {m['auc_firmware']:.3f}  float {m['auc_float']:.3f}  "
+              + "  ".join(f"eff@{wp} {eff:.3f}" for wp, eff in m["efficiency_firmware"].items()))
+    print(f"wrote {card.encoder_path}, {card.folder / 'card.yaml'} and metrics.json")
+
+
+def _emulate(args: argparse.Namespace) -> None:
+    from codesign.emulate import run
+
+    print(run(args.model, args.input, args.output, args.mapping))
 
 
 def _planned(name: str, issue: int):
@@ -84,6 +102,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     procs = data_verbs.add_parser("processes", help="list the processes that can be generated")
     procs.set_defaults(run=_data_processes)
+
+    train = verbs.add_parser("train", help="quantization-aware training of a zoo model from its card and seeds")
+    train.add_argument("model", help="zoo model name (e.g. axol1tl) or model folder")
+    train.add_argument("--epochs", type=int, help="override the card's number of epochs")
+    train.add_argument("--jobs", type=int, default=default_jobs(), help="event-generation workers")
+    train.set_defaults(run=_train)
+
+    emulate = verbs.add_parser("emulate", help="bit-exact firmware outputs of a model for input vectors")
+    emulate.add_argument("model", help="zoo model name, model folder, or QKeras .h5 file")
+    emulate.add_argument("--input", type=Path, required=True, help=".npy (N, n_inputs) or .root file")
+    emulate.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
+    emulate.add_argument("-o", "--output", type=Path, required=True, help="output .npy (float64)")
+    emulate.set_defaults(run=_emulate)
 
     for name, (summary, issue) in _PLANNED.items():
         planned = verbs.add_parser(name, help=f"{summary} [not implemented yet]")

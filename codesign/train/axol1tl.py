@@ -43,7 +43,7 @@ def load_samples(card: Card, jobs: int = 2, progress: bool = True) -> Samples:
 
         background = sample(bkg["process"], bkg["events"], bkg["pileup"], bkg["seed"])
         signals = {
-            name: sample(name, training["signal_events"], bkg["pileup"], bkg["seed"] + 1)
+            name: sample(name, training["signal_events"], bkg["pileup"], bkg["seed"])
             for name in training["signals"]
         }
     return Samples(background, signals)

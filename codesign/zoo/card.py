@@ -65,8 +65,9 @@ class Card:
         """Write the card back (atomically)."""
         from codesign.atomic import atomic_path
 
+        header = f"# Model card of {self.name}; trained fields written by `codesign train {self.name}`.\n"
         with atomic_path(self.folder / CARD_FILE) as tmp:
-            tmp.write_text(yaml.safe_dump(self.data, sort_keys=False, width=120))
+            tmp.write_text(header + yaml.safe_dump(self.data, sort_keys=False, width=120, default_flow_style=None))
 
 
 def load_card(name_or_folder: str | Path) -> Card:

@@ -1,0 +1,52 @@
+// codesign: the hand-written trigger blocks around a network (HLS C++, Vitis HLS / Vivado HLS).
+//
+//   raw hardware inputs --scale_inputs--> network --sum_of_squares--> score --compare--> pass bits
+//
+// Every block is bit-exact with codesign.fixed.trigger (the emulator); the types come from the
+// generated trigger_parameters.h of each project, never from here.
+#ifndef CODESIGN_TRIGGER_H_
+#define CODESIGN_TRIGGER_H_
+
+#include "ap_fixed.h"
+
+namespace codesign {
+
+// x_nn[i] = (nn_t)((raw[i] - offset[i]) >> shift[i]), without multipliers.
+// diff_t holds raw - offset exactly; the right shift keeps diff_t (bits below its LSB are dropped,
+// i.e. floor); the final assignment rounds and saturates as nn_t says.
+template <class raw_t, class diff_t, class nn_t, int N>
+void scale_inputs(const raw_t raw[N], const int offset[N], const int shift[N], nn_t out[N]) {
+#pragma HLS INLINE
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        diff_t difference = diff_t(raw[i]) - diff_t(offset[i]);
+        difference = difference >> shift[i];
+        out[i] = difference;
+    }
+}
+
+// score = (score_t)(sum_i mu[i]^2): squares and sum exact in sum_t, one cast at the end.
+template <class mu_t, class sum_t, class score_t, int N>
+void sum_of_squares(const mu_t mu[N], score_t &score) {
+#pragma HLS INLINE
+    sum_t sum = 0;
+    for (int i = 0; i < N; i++) {
+#pragma HLS UNROLL
+        sum += mu[i] * mu[i];
+    }
+    score = sum;
+}
+
+// pass[w] = score > threshold[w]: one comparator per working point.
+template <class score_t, int N_WP>
+void compare(const score_t &score, const score_t threshold[N_WP], bool pass[N_WP]) {
+#pragma HLS INLINE
+    for (int w = 0; w < N_WP; w++) {
+#pragma HLS UNROLL
+        pass[w] = score > threshold[w];
+    }
+}
+
+}  // namespace codesign
+
+#endif

@@ -1,0 +1,62 @@
+"""Input scaling, score and comparators against a plain-integer reference written from the HLS."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.fixed.fixed_format import FixedFormat
+from codesign.fixed.trigger import InputScaling, Score
+
+RAW = FixedFormat(18, 13, True)
+NET = FixedFormat(8, 6, True, "RND_CONV", "SAT")
+
+
+def reference_scale(raw_count: int, offset: int, shift: int) -> int:
+    """(nn_t)((x - offset) >> shift) on Python integers: floor shift, then half-even round + saturate."""
+    frac_raw, frac_net = RAW.frac, NET.frac
+    difference = raw_count - (offset << frac_raw)
+    shifted = difference >> shift  # Python >> floors, as the arithmetic shift of ap_fixed
+    drop = frac_raw - frac_net
+    q, r = divmod(shifted, 1 << drop)
+    half = 1 << (drop - 1)
+    q += 1 if (r > half or (r == half and q % 2)) else 0
+    return max(NET.min_int, min(NET.max_int, q))
+
+
+def test_scaling_matches_the_integer_reference():
+    rng = np.random.default_rng(0)
+    offsets = rng.integers(-300, 300, 57)
+    shifts = rng.integers(0, 8, 57)
+    scaling = InputScaling(RAW, offsets, shifts)
+    raw_counts = rng.integers(RAW.min_int, RAW.max_int + 1, (3000, 57))
+    raw_counts[:57] = 0
+    raw_counts[57:114] = RAW.max_int
+    raw_counts[114:171] = RAW.min_int
+    got = scaling.apply(raw_counts, NET)
+    want = np.array([[reference_scale(int(c), int(o), int(s)) for c, o, s in zip(row, offsets, shifts)] for row in raw_counts])
+    np.testing.assert_array_equal(got, want)
+    assert 0 < np.mean(np.abs(got) == 2**7) < 1  # some, not all, saturate
+
+
+def test_difference_type_holds_the_exact_difference():
+    scaling = InputScaling(RAW, np.array([511, -512]), np.array([0, 0]))
+    fmt = scaling.difference_format
+    extremes = np.array([RAW.max_int - (-512 << RAW.frac), RAW.min_int - (511 << RAW.frac)])
+    assert fmt.frac == RAW.frac and np.all(fmt.requantize(extremes, RAW.frac) == extremes)
+
+
+def test_from_data_centres_and_shifts():
+    rng = np.random.default_rng(1)
+    raw = np.column_stack([rng.normal(100, 40, 5000), np.zeros(5000), rng.normal(-20, 2, 5000)])
+    scaling = InputScaling.from_data(np.round(raw * 2) / 2, RAW, target_range=16)
+    assert abs(scaling.offsets[0] - 100) <= 3 and scaling.offsets[1] == 0 and abs(scaling.offsets[2] + 20) <= 1
+    assert scaling.shifts[0] == 3 and scaling.shifts[1] == 0 and scaling.shifts[2] == 0
+
+
+def test_score_is_exact_then_cast_once_and_saturates():
+    mu_fmt = FixedFormat(10, 7, True, "RND_CONV", "SAT")
+    score = Score(FixedFormat(18, 14, False, "TRN", "SAT"))
+    mu = np.array([[1, 1, 1, 1], [-512, -512, -512, -512], [3, 0, 0, 0]])  # counts of 1/8
+    got = score.apply(mu, mu_fmt)
+    # 4 x (1/8)^2 = 1/16 -> exactly one LSB; the maxima saturate; 9/64 truncates to 2/16
+    assert got.tolist() == [1, score.format.max_int, 2]
