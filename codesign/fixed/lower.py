@@ -17,7 +17,8 @@ from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Dense, Graph, Op, Quantize, Reshape
 
-#: The input format assumed for models without an input quantizer (hls4ml's default precision).
+#: The input format assumed for models without an input quantizer: the width of hls4ml's default
+#: ap_fixed<16,6>, with rounding and saturation so out-of-range inputs clip instead of wrapping.
 DEFAULT_INPUT_FORMAT = FixedFormat(16, 6, True, "RND_CONV", "SAT")
 SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QActivation", "Activation", "Flatten", "Reshape")
 _MAX_GRID_FRAC = 24

@@ -1,0 +1,126 @@
+"""Edge-case input vectors and the bit-for-bit comparison of the emulator with the hls4ml C simulation."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.fixed.emulator import emulate_ints
+from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+
+FIRST_SHOWN = 10
+TIES_PER_CAST = 256
+TIE_CANDIDATES = 16384
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    """How many vectors were compared, how many differ, and which differ first."""
+
+    vectors: int
+    mismatches: int
+    first_mismatches: np.ndarray  # indices of the first mismatching vectors (at most FIRST_SHOWN)
+    saved: Path | None = None  # the .npz holding the first mismatching vectors, when any were saved
+
+    @property
+    def equal(self) -> bool:
+        return self.mismatches == 0
+
+    def summary(self) -> str:
+        if self.equal:
+            return f"{self.vectors} vectors, all bit-exact"
+        where = f"; saved to {self.saved}" if self.saved else ""
+        return f"{self.mismatches} of {self.vectors} vectors differ (first: {self.first_mismatches.tolist()}){where}"
+
+
+def compare(
+    emulator_out: np.ndarray, csim_out: np.ndarray, inputs: np.ndarray, save_to: Path | None = None,
+    n_saved: int = 100,
+) -> CompareResult:
+    """Compare outputs exactly, vector by vector; the first `n_saved` mismatching vectors go to `save_to` (.npz)."""
+    emulator_out, csim_out = np.asarray(emulator_out), np.asarray(csim_out)
+    if emulator_out.shape != csim_out.shape or len(inputs) != len(emulator_out):
+        raise CodesignError(
+            f"cannot compare outputs {emulator_out.shape} with {csim_out.shape} for {len(inputs)} input vectors"
+        )
+    differ = np.flatnonzero((emulator_out != csim_out).reshape(len(emulator_out), -1).any(axis=1))
+    saved = None
+    if len(differ) and save_to is not None:
+        first = differ[:n_saved]
+        saved = Path(save_to)
+        inputs = np.asarray(inputs)
+        np.savez(saved, index=first, inputs=inputs[first], emulator=emulator_out[first], csim=csim_out[first])
+    return CompareResult(len(emulator_out), len(differ), differ[:FIRST_SHOWN], saved)
+
+
+def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> np.ndarray:
+    """Real-valued inputs, shape (n, *input_shape), n > n_random.
+
+    On the input grid: `n_random` uniform over the full input range, zeros, all-max, all-min,
+    one-hot max and min per feature, inputs driving each output of the first Dense from zero to
+    its extremes (through the saturation of the cast after it), and inputs found to land a
+    downstream cast exactly on a rounding tie.  Off the grid by half an LSB (ties of the input
+    cast itself, including just beyond both ends of the range): ``max(1000, n_random // 10)``.
+    """
+    fmt = graph.input_format
+    n_in = int(np.prod(graph.input_shape))
+    lo, hi = fmt.min_int, fmt.max_int
+    on_grid = np.concatenate([
+        rng.integers(lo, hi, size=(n_random, n_in), endpoint=True),
+        np.zeros((1, n_in), np.int64), np.full((1, n_in), hi), np.full((1, n_in), lo),
+        np.eye(n_in, dtype=np.int64) * hi, np.eye(n_in, dtype=np.int64) * lo,
+        _first_dense_extremes(graph),
+        _downstream_ties(graph, rng),
+    ])
+    half_lsb = np.concatenate([
+        np.full((1, n_in), lo - 1), np.full((1, n_in), hi),
+        rng.integers(lo - 1, hi, size=(max(1000, n_random // 10), n_in), endpoint=True),
+    ])
+    x = np.concatenate([fmt.to_float(on_grid), fmt.to_float(half_lsb) + fmt.lsb / 2])
+    return x.reshape(-1, *graph.input_shape)
+
+
+def _first_dense_extremes(graph: Graph, steps: int = 32) -> np.ndarray:
+    """Per output of the first Dense, the inputs maximising and minimising it, scaled by k/steps."""
+    fmt, shape = graph.input_format, graph.input_shape
+    dense = next((op for op in graph.ops if isinstance(op, Dense)), None)
+    if dense is None:
+        return np.zeros((0, int(np.prod(shape))), np.int64)
+    for op in graph.ops[: graph.ops.index(dense)]:
+        shape = op.shape if isinstance(op, Reshape) else shape
+    signs = np.sign(dense.weight.T)
+    signs = np.concatenate([signs, -signs])
+    extremes = np.where(signs > 0, fmt.max_int, np.where(signs < 0, fmt.min_int, 0))
+    scales = np.arange(1, steps + 1) / steps
+    rows = np.round(extremes[:, None, :] * scales[None, :, None]).astype(np.int64).reshape(-1, extremes.shape[1])
+    # the Dense reads the last axis: repeat each row over the leading axes, then flatten in input order
+    full = np.broadcast_to(rows.reshape(len(rows), *[1] * (len(shape) - 1), -1), (len(rows), *shape))
+    return full.reshape(len(rows), -1)
+
+
+def _downstream_ties(graph: Graph, rng: np.random.Generator) -> np.ndarray:
+    """Inputs (on the grid) that land some cast of the graph exactly half an LSB between two values."""
+    fmt = graph.input_format
+    n_in = int(np.prod(graph.input_shape))
+    # random inputs at random magnitudes (2**-k of the range), so that deep layers are not all saturated
+    scale = 2.0 ** -rng.integers(0, fmt.width, size=(TIE_CANDIDATES, 1))
+    candidates = np.round(rng.uniform(fmt.min_int, fmt.max_int, (TIE_CANDIDATES, n_in)) * scale).astype(np.int64)
+    found = [np.zeros((0, n_in), np.int64)]
+    for i, op in enumerate(graph.ops):
+        if not isinstance(op, Quantize):
+            continue
+        prefix = Graph(graph.name, graph.input_shape, fmt, [copy.copy(o) for o in graph.ops[:i]])
+        shift = prefix.output_format.frac - op.output_format.frac
+        if shift <= 0:
+            continue
+        values = emulate_ints(prefix, candidates.reshape(-1, *graph.input_shape)).reshape(TIE_CANDIDATES, -1)
+        values = np.maximum(values, 0) if op.relu else values
+        floor = values >> shift
+        tie = (values & ((1 << shift) - 1)) == 1 << (shift - 1)
+        tie &= (floor >= op.output_format.min_int) & (floor < op.output_format.max_int)
+        found.append(candidates[np.flatnonzero(tie.any(axis=1))[:TIES_PER_CAST]])
+    return np.concatenate(found)
