@@ -7,10 +7,12 @@ the number of jobs.  Chunks are written in order into one TTree, atomically.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -58,8 +60,11 @@ class GenerationRequest:
             raise CodesignError(f"the pileup pool ({self.pool_events} events) must hold at least 10 x mu events")
 
     def key(self) -> str:
+        """Cache key: the request with normalised types (pileup 60 and 60.0 are the same request)."""
         process = get_process(self.process)
-        return cache_key({**asdict(self), "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION})
+        request = {"process": self.process, "events": int(self.events), "pileup": float(self.pileup),
+                   "seed": int(self.seed), "pool_events": int(self.pool_events)}
+        return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION})
 
 
 def generate(
@@ -155,9 +160,17 @@ def _load_pool(path: Path) -> Particles:
         return Particles(**{k: data[k] for k in data.files})
 
 
-def _executor(jobs: int) -> ProcessPoolExecutor:
+@contextlib.contextmanager
+def _executor(jobs: int) -> Iterator[ProcessPoolExecutor]:
+    """Worker processes; on an error or interrupt the queued chunks are cancelled, not run."""
     # spawn: workers must not inherit TensorFlow or other threaded state from the parent
-    return ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    try:
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def default_jobs() -> int:

@@ -1,0 +1,216 @@
+"""`codesign synth`: model -> fixed-point graph -> emulator, hls4ml project, RTL -> checks and report.
+
+One project folder per (model, part) under `vivado_projects/` (or `-o`), written atomically:
+
+    hls/         the hls4ml project (plus, for zoo models, the trigger wrapper of firmware/)
+    rtl/         the da4ml RTL, pipelined for the clock
+    graph.json   the fixed-point graph (formats and integer weights)
+    report.json  latency, resources (each with its source), utilisation, bit-exactness, metrics, tools
+    report.md    the same for people
+
+Every run compares, bit for bit, the emulator with the hls4ml C-simulation (and, for zoo models, the
+whole trigger chain's C-simulation) and with the RTL's da4ml interpreter on >= 10,000 vectors with
+edge cases.  Any mismatch fails the run: the first mismatching vectors are saved beside the
+(not written) project and the exit is non-zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from codesign.atomic import atomic_path
+from codesign.errors import CodesignError
+from codesign.fixed.emulator import emulate, emulate_ints
+from codesign.zoo.card import METRICS_FILE
+from codesign.zoo.loading import LoadedModel, load_model
+
+PROJECTS_DIR = Path(__file__).resolve().parents[1] / "vivado_projects"
+DEFAULT_VECTORS = 10_000
+
+
+@dataclass
+class Timings:
+    """Wall time per stage, for the report ("where the time goes")."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = round(time.perf_counter() - start, 2)
+
+
+def default_output(model_name: str, part: str) -> Path:
+    return PROJECTS_DIR / f"{model_name}_{part}"
+
+
+def synthesize(
+    target: str, part: str = "xcvu9p", clock_mhz: float = 40.0, output: Path | None = None,
+    reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, progress=print,
+) -> dict:
+    """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report."""
+    from codesign.estimate import get_part
+
+    fpga = get_part(part)  # an unknown part fails before any work
+    if vectors < 1:
+        raise CodesignError(f"--vectors must be positive, got {vectors}")
+    timings = Timings()
+    with timings.stage("load"):
+        model = load_model(target)
+    output = Path(output) if output else default_output(model.name, fpga.name)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with atomic_path(output) as tmp:
+        tmp.mkdir()
+        (tmp / "graph.json").write_text(model.graph.to_json())
+        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, progress)
+        (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
+        (tmp / "report.md").write_text(_markdown(report))
+    return report
+
+
+def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
+           timings: Timings, progress) -> dict:
+    from codesign.estimate import synthesize as yosys_synthesize
+    from codesign.hls import compare, edge_case_vectors, write_project
+    from codesign.rtl import write_rtl
+
+    graph = model.graph
+    failures = output.parent / f"{output.name}.mismatches"
+    with timings.stage("hls_write_and_compile"):
+        progress("hls4ml: writing the project and compiling the C-simulation")
+        hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_name, 1e3 / clock_mhz, reuse_factor)
+    with timings.stage("vectors"):
+        x = edge_case_vectors(graph, max(n_vectors - 2000, n_vectors // 2), rng)
+        x_counts = graph.input_format.quantize(x)
+    with timings.stage("emulator"):
+        emulated = emulate(graph, x)
+    with timings.stage("csim"):
+        progress(f"comparing emulator and C-simulation on {len(x)} vectors")
+        csim = compare(emulated, hls.predict(x), x, save_to=failures.with_suffix(".csim.npz"))
+    checks = {"emulator_vs_hls_csim": csim}
+    if model.chain is not None:
+        with timings.stage("trigger_csim"):
+            checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, failures)
+    with timings.stage("rtl"):
+        progress(f"da4ml: tracing and pipelining the RTL for {clock_mhz:g} MHz")
+        rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_name)
+        rtl_out = rtl.predict_ints(x_counts)
+        checks["emulator_vs_rtl_interpreter"] = compare(
+            emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
+            save_to=failures.with_suffix(".rtl.npz"),
+        )
+    bad = {name: result for name, result in checks.items() if not result.equal}
+    if bad:
+        raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
+    with timings.stage("yosys"):
+        progress("yosys: synthesising the RTL for resource and depth estimates")
+        synth = yosys_synthesize(sorted(rtl.top_file.parent.glob("*.v")), rtl.module, fpga, tmp / "rtl")
+    return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings)
+
+
+def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, failures: Path):
+    """The whole trigger chain (scaling, network, score, comparators) in C-simulation vs the emulator."""
+    from codesign.hls import compare
+    from codesign.hls.trigger import compile_trigger, write_trigger
+
+    chain = model.chain
+    working_points = list(chain.thresholds)
+    write_trigger(chain, hls.path, hls.name, working_points)
+    csim = compile_trigger(chain, hls.path, hls.name, len(working_points))
+    raw = raw_edge_vectors(chain, n_vectors, rng)
+    want, got = chain.emulate(raw), csim.predict(raw)
+    want_all = np.column_stack([want["network"], want["score"], *[want[wp] for wp in working_points]])
+    got_all = np.column_stack([got["network"], got["score"], got["pass"]])
+    return compare(want_all, got_all, raw, save_to=failures.with_suffix(".trigger.npz"))
+
+
+def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Raw hardware inputs: uniform over the raw range, zeros, extremes, and per-feature values whose
+    scaled image lands exactly on a rounding tie of the network's input format."""
+    raw_fmt, net_fmt = chain.scaling.raw_format, chain.graph.input_format
+    n_in = chain.graph.input_shape[-1]
+    counts = [rng.integers(raw_fmt.min_int, raw_fmt.max_int, (n // 2, n_in), endpoint=True)]
+    counts += [np.zeros((1, n_in)), np.full((1, n_in), raw_fmt.max_int), np.full((1, n_in), raw_fmt.min_int)]
+    drop = raw_fmt.frac - net_fmt.frac  # bits the cast removes after the shift
+    if drop > 0:
+        k = rng.integers(-(2 ** (net_fmt.width + 1)), 2 ** (net_fmt.width + 1), (n // 2, n_in))
+        shifted = k * 2**drop + 2 ** (drop - 1)  # a half-LSB tie after the shift
+        counts.append(chain.scaling.offsets * 2.0**raw_fmt.frac + shifted * 2.0**chain.scaling.shifts)
+    raw = raw_fmt.requantize(np.concatenate(counts), raw_fmt.frac)  # keep every vector representable
+    return raw_fmt.to_float(raw)
+
+
+def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings: Timings) -> dict:
+    resources = {
+        "lut": {"value": synth.lut, "source": synth.source},
+        "ff": {"value": synth.ff, "source": synth.source},
+        "dsp": {"value": synth.dsp, "source": synth.source},
+        "bram": {"value": synth.bram, "source": synth.source},
+        "carry": {"value": synth.carry, "source": synth.source},
+    }
+    metrics = {}
+    if model.card is not None and (model.card.folder / METRICS_FILE).is_file():
+        metrics = json.loads((model.card.folder / METRICS_FILE).read_text())
+    return {
+        "model": model.name,
+        "part": fpga.name,
+        "part_full_name": fpga.full_name,
+        "clock_mhz": clock_mhz,
+        "reuse_factor": reuse_factor,
+        "latency_cycles": rtl.latency_cycles,
+        "latency_ns": rtl.latency_cycles * 1e3 / clock_mhz,
+        "ii": rtl.ii,
+        "logic_depth": {"adder_levels_per_stage": list(rtl.stage_depths), "lut_levels": synth.lut_levels,
+                        "sources": {"adder_levels_per_stage": "da4ml", "lut_levels": synth.source}},
+        "resources": resources,
+        "da4ml_cost": rtl.cost,
+        "utilization_pct": fpga.utilization_pct({k: v["value"] for k, v in resources.items()}),
+        "bit_exact": {
+            "vectors": min(c.vectors for c in checks.values()),
+            "mismatches": sum(c.mismatches for c in checks.values()),
+            "paths": {name: {"vectors": c.vectors, "mismatches": c.mismatches} for name, c in checks.items()},
+        },
+        "input_format": model.graph.input_format.hls(),
+        "input_note": model.input_note,
+        "metrics": metrics,
+        "tools": {**{pkg: version(pkg) for pkg in ("codesign", "hls4ml", "da4ml", "qkeras", "tensorflow")},
+                  synth.source: synth.tool_version},
+        "timings_s": timings.seconds,
+    }
+
+
+def _markdown(report: dict) -> str:
+    r = report
+    lines = [
+        f"# {r['model']} on {r['part']} at {r['clock_mhz']:g} MHz",
+        "",
+        f"- latency: {r['latency_cycles']} cycle(s) = {r['latency_ns']:g} ns, II = {r['ii']}",
+        f"- bit-exact: {r['bit_exact']['mismatches']} mismatches on {r['bit_exact']['vectors']} vectors "
+        f"({', '.join(r['bit_exact']['paths'])})",
+        f"- input format: {r['input_format']} ({r['input_note'] or 'from the model card'})",
+        "",
+        "| resource | count | utilisation | source |",
+        "|---|---|---|---|",
+    ]
+    for name, entry in r["resources"].items():
+        pct = r["utilization_pct"].get(name)
+        lines.append(f"| {name.upper()} | {entry['value']} | {'' if pct is None else f'{pct:.3f}%'} | {entry['source']} |")
+    lines += ["", f"da4ml cost estimate: {json.dumps(r['da4ml_cost'])}", ""]
+    if r["metrics"].get("signals"):
+        lines += ["| signal | AUC (firmware) | AUC (float) | efficiencies (firmware) |", "|---|---|---|---|"]
+        for name, m in r["metrics"]["signals"].items():
+            effs = ", ".join(f"{wp} {e:.3f}" for wp, e in m["efficiency_firmware"].items())
+            lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m['auc_float']:.3f} | {effs} |")
+        lines.append("")
+    lines.append("Time per stage (s): " + ", ".join(f"{k} {v}" for k, v in r["timings_s"].items()))
+    return "\n".join(lines) + "\n"
