@@ -3,43 +3,52 @@
 Dense layers become constant matrix-vector multiplies (da4ml's adder-graph solver, CMVM) on the
 integer weights, scaled by their LSB, plus the bias.  Quantize ops become da4ml casts; da4ml rounds
 only by truncation or half up, so ties-to-even (`RND_CONV`) is built from primitives: the bit that
-becomes the result's LSB breaks the tie, ``floor((x + half - lsb_in + lsb_bit * lsb_in) / lsb_out)``.
+becomes the result's LSB breaks the tie, ``floor((x + half - lsb_in + bit * lsb_in) / lsb_out)``.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from decimal import Decimal
 from fractions import Fraction
 
 import numpy as np
+from da4ml.cmvm.types import CombLogic, Pipeline
+from da4ml.trace import FixedVariable, FixedVariableArray, FixedVariableArrayInput, HWConfig, comb_trace
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
-from codesign.rtl.numba_cache import configure_numba_cache
-
-configure_numba_cache()
-
-from da4ml.cmvm.types import CombLogic  # noqa: E402
-from da4ml.trace import FixedVariable, FixedVariableArray, FixedVariableArrayInput, HWConfig, comb_trace  # noqa: E402
 
 #: da4ml's default hardware model: cost counts adder bits (~LUTs), latency counts adders in series.
 HW_CONFIG = HWConfig(adder_size=1, carry_size=-1, latency_cutoff=-1)
-#: Extra adder depth the CMVM solver may spend per Dense beyond the minimum, to save adders (da4ml's default).
+#: Adder levels the CMVM solver may add per Dense beyond the minimum to save adders (da4ml's default).
 DELAY_CONSTRAINT = 2
-#: The widest weight the solver handles exactly: it takes the kernel as float32.
+#: The widest integer weight the solver handles exactly: it takes the kernel as float32.
 _MAX_WEIGHT_BITS = 24
-#: The widest tensor the float64 interpreter interface carries exactly.
-_MAX_EXACT_BITS = 53
+#: Traces kept in memory, keyed by the graph's JSON: pipelining one graph for several clocks traces it once.
+_TRACES_KEPT = 8
+_TRACES: dict[tuple[str, int], CombLogic] = {}
 
 
 def kif(fmt: FixedFormat) -> tuple[int, int, int]:
-    """da4ml's (keep_negative, integer bits without sign, fractional bits) of a format."""
+    """da4ml's (keep_negative, integer bits without the sign, fractional bits) of a format."""
     return int(fmt.signed), fmt.integer - int(fmt.signed), fmt.frac
 
 
 def trace_graph(graph: Graph, delay_constraint: int = DELAY_CONSTRAINT) -> CombLogic:
-    """The graph as da4ml combinational logic: flat inputs and outputs in row-major order."""
-    _check_widths(graph)
+    """The graph as da4ml combinational logic on flat (row-major) inputs and outputs; memoised."""
+    _check_weights(graph)
+    key = (hashlib.sha256(graph.to_json().encode()).hexdigest(), delay_constraint)
+    if key not in _TRACES:
+        if len(_TRACES) >= _TRACES_KEPT:
+            del _TRACES[next(iter(_TRACES))]
+        _TRACES[key] = _trace(graph, delay_constraint)
+    return _TRACES[key]
+
+
+def _trace(graph: Graph, delay_constraint: int) -> CombLogic:
     n_in = int(np.prod(graph.input_shape))
     inputs = FixedVariableArrayInput(n_in, hwconf=HW_CONFIG, solver_options={"hard_dc": delay_constraint})
     x = inputs.quantize(*kif(graph.input_format)).reshape(graph.input_shape)
@@ -48,7 +57,7 @@ def trace_graph(graph: Graph, delay_constraint: int = DELAY_CONSTRAINT) -> CombL
         if isinstance(op, Dense):
             x = _dense(x, op)
         elif isinstance(op, Quantize):
-            x = _apply(x, lambda v, op=op, fmt=fmt: cast(v, fmt.frac, op.output_format, op.relu))
+            x = _elementwise(x, lambda v, q=op, frac=fmt.frac: cast(v, frac, q.output_format, q.relu))
         elif isinstance(op, Reshape):
             x = x.reshape(op.shape)
         fmt = op.output_format
@@ -56,21 +65,54 @@ def trace_graph(graph: Graph, delay_constraint: int = DELAY_CONSTRAINT) -> CombL
 
 
 def cast(v: FixedVariable, frac_in: int, fmt: FixedFormat, relu: bool = False) -> FixedVariable:
-    """`fmt.requantize` (after an optional ReLU) of a traced value on a grid of `frac_in` fractional bits."""
-    if v.low == v.high:
-        count = int(Fraction(v.low) * 2**frac_in)
-        value = fmt.requantize(np.array([max(count, 0) if relu else count]), frac_in)[0]
-        return FixedVariable.from_const(float(value) * 2.0**-fmt.frac, hwconf=v.hwconf)
-    if relu:
+    """`fmt.requantize(v, frac_in)` of a traced value, after an optional ReLU."""
+    if relu and v.high <= 0:
+        v = FixedVariable.from_const(0, hwconf=v.hwconf)
+    elif relu and v.low < 0:
         v = v.relu()
+    if v.low == v.high:
+        count = int(Fraction(v.low) * Fraction(2) ** frac_in)
+        value = int(fmt.requantize(np.array([count]), frac_in)[0])
+        return FixedVariable.from_const(value * 2.0**-fmt.frac, hwconf=v.hwconf)
     k, i, f = kif(fmt)
-    f_in = v.kif[2]  # the value's actual grid: may be coarser than frac_in
+    f_in = v.kif[2]  # the value's own grid, which may be coarser than frac_in
     if f_in > f and fmt.rounding == "RND":
         v = v + 2.0 ** (-f - 1)
     elif f_in > f and fmt.rounding == "RND_CONV":
-        lsb = v.quantize(0, 1 - f, f)  # the bit that becomes the result's LSB: 0 or 2**-f
-        v = (v + (2.0 ** (-f - 1) - 2.0**-f_in)) + lsb * 2.0 ** (f - f_in)
+        bit = v.quantize(0, 1 - f, f)  # the bit that becomes the result's LSB: 0 or 2**-f
+        v = (v + (2.0 ** (-f - 1) - 2.0**-f_in)) + bit * 2.0 ** (f - f_in)
+    if fmt.overflow == "WRAP" and not fmt.signed and v.low < 0:
+        return _wrap_unsigned(v, i, f)
     return v.quantize(k, i, f, overflow_mode=fmt.overflow, round_mode="TRN")
+
+
+def _wrap_unsigned(v: FixedVariable, i: int, f: int) -> FixedVariable:
+    """Truncate, then keep `i + f` bits as unsigned: what da4ml's `quantize` builds, but without its
+    cap of the integer bits at the source's plus one, which loses the sign extension of negative values."""
+    f = min(f, v.kif[2])
+    if i + f <= 0:
+        return FixedVariable.from_const(0, hwconf=v.hwconf)
+    step = Decimal(2) ** -f
+    return FixedVariable(0, Decimal(2) ** i - step, step, latency=v.latency, hwconf=v.hwconf, opr="wrap",
+                         _from=(v,), _factor=abs(v._factor))
+
+
+def run_logic(logic: CombLogic | Pipeline, graph: Graph, x_ints: np.ndarray, n_threads: int = -1) -> np.ndarray:
+    """Integer inputs (counts of graph.input_format) through da4ml's C++ interpreter to output counts."""
+    x_ints = np.asarray(x_ints)
+    fmt_in, fmt_out = graph.input_format, graph.output_format
+    if x_ints.shape[1:] != tuple(graph.input_shape):
+        raise CodesignError(f"inputs have shape {x_ints.shape[1:]}, the graph expects {tuple(graph.input_shape)}")
+    if x_ints.size and (x_ints.min() < fmt_in.min_int or x_ints.max() > fmt_in.max_int):
+        raise CodesignError(f"input counts outside {fmt_in.hls()}: [{fmt_in.min_int}, {fmt_in.max_int}]")
+    values = x_ints.reshape(len(x_ints), -1).astype(np.float64) * fmt_in.lsb
+    for stage in logic.solutions if isinstance(logic, Pipeline) else (logic,):
+        values = stage.predict(values, n_threads=n_threads).reshape(len(x_ints), -1)
+    counts = values * 2.0**fmt_out.frac
+    out = np.round(counts).astype(np.int64)
+    if not np.array_equal(out, counts):
+        raise AssertionError("da4ml interpreter returned values off the output format's grid")
+    return out.reshape(len(x_ints), *graph.output_shape)
 
 
 def _dense(x: FixedVariableArray, op: Dense) -> FixedVariableArray:
@@ -78,15 +120,12 @@ def _dense(x: FixedVariableArray, op: Dense) -> FixedVariableArray:
     return product + op.bias.astype(np.float64) * 2.0**-op.bias_format.frac
 
 
-def _apply(x: FixedVariableArray, fn) -> FixedVariableArray:
+def _elementwise(x: FixedVariableArray, fn: Callable[[FixedVariable], FixedVariable]) -> FixedVariableArray:
     flat = [fn(v) for v in x._vars.ravel()]
     return FixedVariableArray(np.array(flat, dtype=object).reshape(x.shape), x.solver_options)
 
 
-def _check_widths(graph: Graph) -> None:
+def _check_weights(graph: Graph) -> None:
     for op in graph.ops:
         if isinstance(op, Dense) and int(np.abs(op.weight).max(initial=0)) >= 2**_MAX_WEIGHT_BITS:
             raise CodesignError(f"{op.name}: weights wider than {_MAX_WEIGHT_BITS} bits; da4ml solves in float32")
-    for name, fmt in ((op.name, op.output_format) for op in graph.ops):
-        if fmt.width > _MAX_EXACT_BITS:
-            raise CodesignError(f"{name}: {fmt.width}-bit tensor exceeds {_MAX_EXACT_BITS} bits; narrow the quantizers")
