@@ -12,7 +12,6 @@ from codesign.errors import CodesignError
 
 #: Verbs whose issues have not landed yet: they say so and exit non-zero, never pretend success.
 _PLANNED = {
-    "synth": ("fixed-point graph, emulator, hls4ml project, RTL and latency/resource report", 3),
     "verify": ("cocotb verification of generated RTL against the emulator", 4),
     "dqm": ("ECAL data-quality monitoring on the CPU/ONNX path", 5),
 }
@@ -61,6 +60,20 @@ def _emulate(args: argparse.Namespace) -> None:
     from codesign.emulate import run
 
     print(run(args.model, args.input, args.output, args.mapping))
+
+
+def _synth(args: argparse.Namespace) -> None:
+    from codesign.synth import synthesize
+
+    report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
+                        reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate)
+    res, util = report["resources"], report["utilization_pct"]
+    print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
+          f"{report['latency_cycles']} cycle(s) = {report['latency_ns']:g} ns, II {report['ii']}; "
+          f"LUT {res['lut']['value']} ({util['lut']:.2f}%), FF {res['ff']['value']}, DSP {res['dsp']['value']}, "
+          f"BRAM {res['bram']['value']} [{res['lut']['source']}, {res['lut']['flow']}]; "
+          f"bit-exact on {report['bit_exact']['vectors']} vectors")
+    print(f"project: {report['project']}")
 
 
 def _planned(name: str, issue: int):
@@ -116,6 +129,19 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
     emulate.add_argument("-o", "--output", type=Path, required=True, help="output .npy (float64)")
     emulate.set_defaults(run=_emulate)
+
+    synth = verbs.add_parser(
+        "synth", help="graph, emulator, hls4ml project, RTL, bit-exactness checks and latency/resource report"
+    )
+    synth.add_argument("model", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
+    synth.add_argument("--part", default="xcvu9p", help="FPGA part (default %(default)s)")
+    synth.add_argument("--clock-mhz", type=float, default=40.0, help="clock for pipelining (default %(default)s)")
+    synth.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor (default %(default)s)")
+    synth.add_argument("--vectors", type=int, default=10_000, help="bit-exactness vectors (default %(default)s)")
+    synth.add_argument("--estimate", choices=("fast", "full"), default="fast",
+                       help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
+    synth.add_argument("-o", "--output", type=Path, help="project folder (default vivado_projects/<model>_<part>)")
+    synth.set_defaults(run=_synth)
 
     for name, (summary, issue) in _PLANNED.items():
         planned = verbs.add_parser(name, help=f"{summary} [not implemented yet]")

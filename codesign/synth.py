@@ -55,7 +55,8 @@ def default_output(model_name: str, part: str) -> Path:
 
 def synthesize(
     target: str, part: str = "xcvu9p", clock_mhz: float = 40.0, output: Path | None = None,
-    reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, progress=print,
+    reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, estimate: str = "fast",
+    progress=print,
 ) -> dict:
     """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report."""
     from codesign.estimate import get_part
@@ -71,15 +72,17 @@ def synthesize(
     rng = np.random.default_rng(seed)
     with atomic_path(output) as tmp:
         tmp.mkdir()
+        progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
-        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, progress)
+        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
         (tmp / "report.md").write_text(_markdown(report))
+    report["project"] = str(output)
     return report
 
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
-           timings: Timings, progress) -> dict:
+           timings: Timings, estimate: str, progress) -> dict:
     from codesign.estimate import synthesize as yosys_synthesize
     from codesign.hls import compare, edge_case_vectors, write_project
     from codesign.rtl import write_rtl
@@ -88,7 +91,7 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     failures = output.parent / f"{output.name}.mismatches"
     with timings.stage("hls_write_and_compile"):
         progress("hls4ml: writing the project and compiling the C-simulation")
-        hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_name, 1e3 / clock_mhz, reuse_factor)
+        hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_part, 1e3 / clock_mhz, reuse_factor)
     with timings.stage("vectors"):
         x = edge_case_vectors(graph, max(n_vectors - 2000, n_vectors // 2), rng)
         x_counts = graph.input_format.quantize(x)
@@ -103,7 +106,7 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, failures)
     with timings.stage("rtl"):
         progress(f"da4ml: tracing and pipelining the RTL for {clock_mhz:g} MHz")
-        rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_name)
+        rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
         rtl_out = rtl.predict_ints(x_counts)
         checks["emulator_vs_rtl_interpreter"] = compare(
             emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
@@ -113,8 +116,10 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     if bad:
         raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
     with timings.stage("yosys"):
-        progress("yosys: synthesising the RTL for resource and depth estimates")
-        synth = yosys_synthesize(sorted(rtl.top_file.parent.glob("*.v")), rtl.module, fpga, tmp / "rtl")
+        progress(f"yosys ({estimate} flow): resource estimates of the RTL")
+        sources = rtl.top_file.parent
+        synth = yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
+                                 flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
     return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings)
 
 
@@ -151,30 +156,26 @@ def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings: Timings) -> dict:
-    resources = {
-        "lut": {"value": synth.lut, "source": synth.source},
-        "ff": {"value": synth.ff, "source": synth.source},
-        "dsp": {"value": synth.dsp, "source": synth.source},
-        "bram": {"value": synth.bram, "source": synth.source},
-        "carry": {"value": synth.carry, "source": synth.source},
-    }
+    flow = {"fast": "word-level estimate", "full": "synth_xilinx"}[synth.flow]
+    counts = {"lut": synth.lut, "ff": synth.ff, "dsp": synth.dsp, "bram": synth.bram36, "carry": synth.carry}
+    resources = {name: {"value": value, "source": synth.source, "flow": flow} for name, value in counts.items()}
     metrics = {}
     if model.card is not None and (model.card.folder / METRICS_FILE).is_file():
         metrics = json.loads((model.card.folder / METRICS_FILE).read_text())
     return {
         "model": model.name,
         "part": fpga.name,
-        "part_full_name": fpga.full_name,
+        "part_full_name": fpga.full_part,
         "clock_mhz": clock_mhz,
         "reuse_factor": reuse_factor,
         "latency_cycles": rtl.latency_cycles,
         "latency_ns": rtl.latency_cycles * 1e3 / clock_mhz,
         "ii": rtl.ii,
-        "logic_depth": {"adder_levels_per_stage": list(rtl.stage_depths), "lut_levels": synth.lut_levels,
+        "logic_depth": {"adder_levels_per_stage": list(rtl.stage_depths), "lut_levels": synth.logic_levels,
                         "sources": {"adder_levels_per_stage": "da4ml", "lut_levels": synth.source}},
         "resources": resources,
         "da4ml_cost": rtl.cost,
-        "utilization_pct": fpga.utilization_pct({k: v["value"] for k, v in resources.items()}),
+        "utilization_pct": {("bram" if k == "bram36" else k): v for k, v in fpga.utilization_pct(synth.resources()).items()},
         "bit_exact": {
             "vectors": min(c.vectors for c in checks.values()),
             "mismatches": sum(c.mismatches for c in checks.values()),
@@ -184,7 +185,7 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
         "input_note": model.input_note,
         "metrics": metrics,
         "tools": {**{pkg: version(pkg) for pkg in ("codesign", "hls4ml", "da4ml", "qkeras", "tensorflow")},
-                  synth.source: synth.tool_version},
+                  synth.source: synth.version},
         "timings_s": timings.seconds,
     }
 
