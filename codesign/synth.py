@@ -88,29 +88,28 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     from codesign.rtl import write_rtl
 
     graph = model.graph
-    failures = output.parent / f"{output.name}.mismatches"
     with timings.stage("hls_write_and_compile"):
         progress("hls4ml: writing the project and compiling the C-simulation")
         hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_part, 1e3 / clock_mhz, reuse_factor)
     with timings.stage("vectors"):
-        x = edge_case_vectors(graph, max(n_vectors - 2000, n_vectors // 2), rng)
+        x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
         x_counts = graph.input_format.quantize(x)
     with timings.stage("emulator"):
         emulated = emulate(graph, x)
     with timings.stage("csim"):
         progress(f"comparing emulator and C-simulation on {len(x)} vectors")
-        csim = compare(emulated, hls.predict(x), x, save_to=failures.with_suffix(".csim.npz"))
+        csim = compare(emulated, hls.predict(x), x, save_to=_mismatch_file(output, "csim"))
     checks = {"emulator_vs_hls_csim": csim}
     if model.chain is not None:
         with timings.stage("trigger_csim"):
-            checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, failures)
+            checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, output)
     with timings.stage("rtl"):
         progress(f"da4ml: tracing and pipelining the RTL for {clock_mhz:g} MHz")
         rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
         rtl_out = rtl.predict_ints(x_counts)
         checks["emulator_vs_rtl_interpreter"] = compare(
             emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
-            save_to=failures.with_suffix(".rtl.npz"),
+            save_to=_mismatch_file(output, "rtl"),
         )
     bad = {name: result for name, result in checks.items() if not result.equal}
     if bad:
@@ -123,7 +122,7 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings)
 
 
-def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, failures: Path):
+def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, output: Path):
     """The whole trigger chain (scaling, network, score, comparators) in C-simulation vs the emulator."""
     from codesign.hls import compare
     from codesign.hls.trigger import compile_trigger, write_trigger
@@ -136,7 +135,12 @@ def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, failures: Path)
     want, got = chain.emulate(raw), csim.predict(raw)
     want_all = np.column_stack([want["network"], want["score"], *[want[wp] for wp in working_points]])
     got_all = np.column_stack([got["network"], got["score"], got["pass"]])
-    return compare(want_all, got_all, raw, save_to=failures.with_suffix(".trigger.npz"))
+    return compare(want_all, got_all, raw, save_to=_mismatch_file(output, "trigger"))
+
+
+def _mismatch_file(output: Path, path_name: str) -> Path:
+    """Where the first mismatching vectors of one comparison go: beside the (unwritten) project."""
+    return output.parent / f"{output.name}.mismatches.{path_name}.npz"
 
 
 def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:

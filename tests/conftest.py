@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,14 @@ from codesign.data import GenerationRequest, generate, read_events
 SAMPLE_EVENTS = 300
 TEST_POOL_EVENTS = 600  # a small minimum-bias pool keeps the pileup tests fast
 TEST_PILEUP = 20.0
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """da4ml's numba kernels take minutes to compile: keep them in pytest's cache folder across sessions
+    (the session's private codesign cache is new every run, and the user's cache is not for tests)."""
+    cache = getattr(config, "cache", None)  # absent with -p no:cacheprovider
+    if cache is not None and not os.environ.get("NUMBA_CACHE_DIR"):
+        os.environ["NUMBA_CACHE_DIR"] = str(cache.mkdir("numba"))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,0 +1,41 @@
+"""`codesign emulate` on zoo models and plain QKeras files, from .npy and ROOT inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codesign.cli import main
+from codesign.fixed.trigger import TriggerChain
+from codesign.zoo.loading import load_model
+
+
+def test_zoo_model_from_root_and_npy_agree(sample, tmp_path, capsys):
+    root = sample("zprime_ll")
+    out_root, out_npy = tmp_path / "a.npy", tmp_path / "b.npy"
+    assert main(["emulate", "axol1tl", "--input", str(root), "-o", str(out_root)]) == 0
+    from codesign.data import read_view
+
+    np.save(tmp_path / "x.npy", read_view(root, "axol1tl"))
+    assert main(["emulate", "axol1tl", "--input", str(tmp_path / "x.npy"), "-o", str(out_npy)]) == 0
+    a, b = np.load(out_root), np.load(out_npy)
+    assert a.shape == (300, 9) and a.dtype == np.float64 and np.array_equal(a, b)
+    chain: TriggerChain = load_model("axol1tl").chain
+    assert np.array_equal(a[:, 8], chain.emulate(read_view(root, "axol1tl"))["score"])
+    assert np.all(a[:, 8] == np.sum(a[:, :8] ** 2, axis=1).clip(max=chain.score.format.max_value) // 0.0625 * 0.0625)
+    assert "column 8: score" in capsys.readouterr().out
+
+
+def test_plain_h5_states_its_input_format(small_h5, tmp_path, capsys):
+    x = np.random.default_rng(0).normal(0, 4, (50, 6))
+    np.save(tmp_path / "x.npy", x)
+    assert main(["emulate", str(small_h5), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")]) == 0
+    assert np.load(tmp_path / "y.npy").shape == (50, 3)
+    assert "ap_fixed<8,4,AP_RND_CONV,AP_SAT> from the model's input quantizer" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("shape", [(10, 5), (10,)])
+def test_wrong_input_shape(small_h5, tmp_path, capsys, shape):
+    np.save(tmp_path / "x.npy", np.zeros(shape))
+    assert main(["emulate", str(small_h5), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")]) == 2
+    assert "needs (N, 6)" in capsys.readouterr().err and not (tmp_path / "y.npy").exists()
