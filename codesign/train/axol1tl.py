@@ -54,9 +54,11 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
     import keras
     import tensorflow as tf
 
+    from codesign.fixed.graph import Dense
     from codesign.fixed.lower import lower_keras
     from codesign.fixed.trigger import InputScaling, TriggerChain
     from codesign.metrics import BUNCH_CROSSING_RATE_HZ, efficiency, roc_auc, threshold_for_rate
+    from codesign.train.pruning import MagnitudePruning
     from codesign.zoo import axol1tl
 
     training = card.data["training"]
@@ -82,8 +84,11 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
         tf.config.experimental.enable_op_determinism()
         vae, encoder = axol1tl.build(card, quantized=quantized)
         vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mse")
+        sparsity = card.data["quantization"]["pruning"]["final_sparsity"]
+        dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
+        callbacks = [MagnitudePruning(dense, sparsity, epochs)] if sparsity > 0 else []
         vae.fit(x_train, x_train, epochs=epochs, batch_size=training["batch_size"], shuffle=True,
-                validation_split=0.1, verbose=verbose)
+                validation_split=0.1, verbose=verbose, callbacks=callbacks)
         models["qat" if quantized else "float"] = encoder
 
     graph, _ = lower_keras(models["qat"])
@@ -105,6 +110,8 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
 
     metrics = {
         "bunch_crossing_rate_hz": BUNCH_CROSSING_RATE_HZ,
+        "zero_weight_fraction": float(np.mean(np.concatenate(
+            [op.weight.ravel() for op in graph.ops if isinstance(op, Dense)]) == 0)),  # after quantization
         "background_test_events": len(test_raw),
         "score_lsb": lsb,
         "thresholds_score_lsb": thresholds,
