@@ -1,0 +1,58 @@
+"""Training from a card: deterministic, pruned as asked, thresholds ordered by rate, card updated."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from codesign.data import read_view
+from codesign.train.axol1tl import Samples, train
+from codesign.zoo import load_card
+from codesign.zoo.card import models_dir
+from codesign.zoo.loading import load_model
+from tests.conftest import TEST_PILEUP
+
+
+@pytest.fixture(scope="module")
+def samples(sample) -> Samples:
+    return Samples(read_view(sample("minbias", TEST_PILEUP), "axol1tl"),
+                   {"zprime_ll": read_view(sample("zprime_ll"), "axol1tl")})
+
+
+def _tiny_card(folder, sparsity: float):
+    shutil.copytree(models_dir() / "axol1tl", folder, ignore=shutil.ignore_patterns("*.h5", "metrics.json"))
+    card = load_card(folder)
+    card.data["architecture"] = {"encoder": [8], "latent": 3, "decoder": [8]}
+    card.data["quantization"]["pruning"]["final_sparsity"] = sparsity
+    card.data["training"].update(epochs=3, batch_size=64)
+    card.data["inputs"]["scaling"] = {"offsets": None, "shifts": None}
+    card.data["working_points"]["thresholds"] = None
+    card.save()
+    return load_card(folder)
+
+
+def test_training_is_deterministic_and_complete(tmp_path, samples):
+    graphs = []
+    for run in ("a", "b"):
+        card = _tiny_card(tmp_path / run, sparsity=0.5)
+        metrics = train(card, samples)
+        graphs.append(load_model(tmp_path / run).graph.to_json())
+    assert graphs[0] == graphs[1]
+    card = load_card(tmp_path / "a")
+    assert len(card.data["inputs"]["scaling"]["offsets"]) == 57
+    thresholds = card.thresholds()
+    assert thresholds["Tight"] >= thresholds["Medium"] >= thresholds["Loose"]
+    assert 0.45 <= metrics["zero_weight_fraction"] <= 0.7
+    on_disk = json.loads((tmp_path / "a" / "metrics.json").read_text())
+    assert set(on_disk["signals"]["zprime_ll"]) == {"auc_firmware", "auc_float", "efficiency_firmware",
+                                                     "efficiency_float"}
+    assert on_disk["signals"]["zprime_ll"]["auc_firmware"] > 0.6  # even 3 epochs separate Z' from pileup
+
+
+def test_unpruned_training_keeps_weights(tmp_path, samples):
+    metrics = train(_tiny_card(tmp_path / "dense", sparsity=0.0), samples)
+    assert metrics["zero_weight_fraction"] < 0.4  # only weights that quantize to zero (6 bits)
+    assert np.isfinite(metrics["signals"]["zprime_ll"]["auc_float"])
