@@ -109,6 +109,8 @@ def _lower_layer(layer) -> list[Op]:
         return _keras_activation(layer.activation, layer.name, where)
     if kind in ("Flatten", "Reshape"):
         return [Reshape(layer.name, tuple(int(d) for d in layer.output_shape[1:]))]
+    if kind == "BatchNormalization":
+        raise CodesignError(f"{where} must be folded first: codesign.fixed.fold.fold_batchnorm(model)")
     raise CodesignError(f"{where} is not supported; supported layers: {', '.join(SUPPORTED_LAYERS)}")
 
 

@@ -101,3 +101,13 @@ def test_default_axol1tl(tmp_path):
     assert "trigger_emulator_vs_trigger_csim" in report["bit_exact"]["paths"]
     assert report["latency_cycles"] == 1 and report["resources"]["dsp"]["value"] == 0
     assert report["metrics"]["signals"]["zprime_ll"]["auc_firmware"] > 0.9
+
+
+def test_batchnorm_model_is_folded_and_synthesised(tmp_path):
+    from tests.fixed.test_fold import bn_model
+
+    h5 = tmp_path / "bn.h5"
+    bn_model().save(h5, save_format="h5")
+    report = synthesize(str(h5), part="xcvu13p", output=tmp_path / "bn", progress=lambda _: None)
+    assert report["bit_exact"]["mismatches"] == 0 and report["part"] == "xcvu13p"
+    assert "folded BatchNormalization bn1 into d1" in report["input_note"]
