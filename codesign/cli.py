@@ -13,7 +13,6 @@ from codesign.errors import CodesignError
 #: Verbs whose issues have not landed yet: they say so and exit non-zero, never pretend success.
 _PLANNED = {
     "verify": ("cocotb verification of generated RTL against the emulator", 4),
-    "dqm": ("ECAL data-quality monitoring on the CPU/ONNX path", 5),
 }
 EXIT_USER_ERROR = 2
 EXIT_NOT_IMPLEMENTED = 3
@@ -142,6 +141,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
     synth.add_argument("-o", "--output", type=Path, help="project folder (default vivado_projects/<model>_<part>)")
     synth.set_defaults(run=_synth)
+
+    from codesign.dqm.cli import add_parser as add_dqm_parser
+
+    add_dqm_parser(verbs)
 
     for name, (summary, issue) in _PLANNED.items():
         planned = verbs.add_parser(name, help=f"{summary} [not implemented yet]")

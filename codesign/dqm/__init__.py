@@ -1,0 +1,1 @@
+"""ECAL data-quality monitoring: occupancy generator, residual autoencoders, corrections, FDR."""

@@ -1,0 +1,51 @@
+"""Generic Keras -> ONNX export (tf2onnx) and onnxruntime inference, shared by DQM and HLT models."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from codesign.atomic import atomic_path
+from codesign.errors import CodesignError
+
+OPSET = 17
+
+
+def export_keras(model, path: Path, opset: int = OPSET) -> Path:
+    """Convert a Keras model to an ONNX file at `path` (written atomically); returns `path`."""
+    import tensorflow as tf
+    import tf2onnx
+
+    spec = tuple(tf.TensorSpec((None, *i.shape[1:]), tf.float32, name=f"input_{k}")
+                 for k, i in enumerate(model.inputs))
+    proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(proto.SerializeToString())
+    return path
+
+
+class OnnxModel:
+    """An onnxruntime CPU session with a numpy call: `OnnxModel(path, threads=1)(x)`."""
+
+    def __init__(self, path: Path, threads: int | None = 1) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not path.is_file():
+            raise CodesignError(f"ONNX model {path} not found; run the training/export step first")
+        ort.set_default_logger_severity(3)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        if threads:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime raises its own unrelated types
+            raise CodesignError(f"cannot load ONNX model {path}: {' '.join(str(err).split())[:200]}") from err
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: np.ascontiguousarray(x, np.float32)})[0]
