@@ -10,12 +10,7 @@ from pathlib import Path
 from codesign import __version__
 from codesign.errors import CodesignError
 
-#: Verbs whose issues have not landed yet: they say so and exit non-zero, never pretend success.
-_PLANNED = {
-    "verify": ("cocotb verification of generated RTL against the emulator", 4),
-}
 EXIT_USER_ERROR = 2
-EXIT_NOT_IMPLEMENTED = 3
 
 
 def _data_generate(args: argparse.Namespace) -> None:
@@ -73,14 +68,6 @@ def _synth(args: argparse.Namespace) -> None:
           f"BRAM {res['bram']['value']} [{res['lut']['source']}, {res['lut']['flow']}]; "
           f"bit-exact on {report['bit_exact']['vectors']} vectors")
     print(f"project: {report['project']}")
-
-
-def _planned(name: str, issue: int):
-    def run(args: argparse.Namespace) -> None:
-        print(f"codesign {name}: not implemented yet (tracked in issue #{issue})", file=sys.stderr)
-        sys.exit(EXIT_NOT_IMPLEMENTED)
-
-    return run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,13 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     synth.set_defaults(run=_synth)
 
     from codesign.dqm.cli import add_parser as add_dqm_parser
+    from codesign.verify.cli import add_parser as add_verify_parser
 
+    add_verify_parser(verbs)
     add_dqm_parser(verbs)
 
-    for name, (summary, issue) in _PLANNED.items():
-        planned = verbs.add_parser(name, help=f"{summary} [not implemented yet]")
-        planned.add_argument("args", nargs=argparse.REMAINDER)
-        planned.set_defaults(run=_planned(name, issue))
     return parser
 
 

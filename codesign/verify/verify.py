@@ -1,0 +1,188 @@
+"""`codesign verify`: the generated RTL simulated with cocotb (Verilator or Icarus) against the emulator.
+
+Every output word is compared bit for bit with the bit-exact emulator on edge-case and random
+vectors, and the latency is measured in simulation (a marker vector, cycles counted until its output
+appears), then checked against the report.  The outcome goes to `verify.json` in the project; any
+mismatch or latency difference raises `CodesignError`, after saving the first mismatching vectors
+as `verify_mismatches.npz` and as `verify_mismatches.hex` (one line per vector: index, `model_inp`
+word, expected and simulated `model_out` words) for replay in a firmware testbench.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codesign.atomic import atomic_path
+from codesign.cache import cache_dir, cache_key
+from codesign.errors import CodesignError
+from codesign.fixed.emulator import emulate_ints
+from codesign.fixed.fixed_format import FixedFormat
+from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+from codesign.verify.runner import SIMULATORS, rtl_sources, simulate
+
+N_SAVED = 100
+
+
+@dataclass
+class Design:
+    """The RTL under test and what the testbench needs to know about its ports."""
+
+    name: str
+    graph: Graph
+    module: str
+    sources: list[Path]
+    latency_cycles: int  # from the report (or write_rtl), to be confirmed in simulation
+    ii: int
+    input_fields: tuple
+    output_fields: tuple
+    folder: Path  # where verify.json goes
+
+
+def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilator", project: Path | None = None,
+           seed: int = 0, clock_mhz: float = 40.0, golden: bool = False, progress=print) -> dict:
+    """Simulate the RTL of `target` (a synth project folder, zoo name or .h5) and compare it with the emulator.
+
+    A model's RTL is written with `write_rtl` at `clock_mhz` into the cache (reused on the next run).
+    `project`: where `verify.json` (and mismatch files) go; default the project or cached RTL folder.
+    `golden`: also write every vector, once it passed, as `verify_vectors.hex` (the mismatch file's format).
+    """
+    from codesign.hls.compare import edge_case_vectors
+    from codesign.rtl.generate import _pack, _unpack
+
+    if vectors < 1:
+        raise CodesignError(f"--vectors must be positive, got {vectors}")
+    if simulator not in SIMULATORS:
+        raise CodesignError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    design = load_design(target, clock_mhz)
+    out_dir = Path(project) if project is not None else design.folder
+    graph = design.graph
+    x = edge_case_vectors(graph, vectors, np.random.default_rng(seed))
+    x_counts = graph.input_format.quantize(x).astype(np.int64).reshape(len(x), -1)
+    want = emulate_ints(graph, x_counts.reshape(len(x), *graph.input_shape)).reshape(len(x), -1)
+    in_words, want_words = _pack(design.input_fields, x_counts), _pack(design.output_fields, want)
+    background, marker = _marker(want_words)
+    stimulus = {
+        "inputs": [f"{w:x}" for w in in_words], "expected": [f"{w:x}" for w in want_words],
+        "latency": design.latency_cycles, "ii": design.ii, "max_latency": 2 * design.latency_cycles + 8,
+        "background": f"{in_words[background]:x}", "marker": f"{in_words[marker]:x}",
+        "expected_marker": f"{want_words[marker]:x}",
+    }
+    progress(f"verify {design.name}: {len(x)} vectors through {simulator} "
+             f"(latency {design.latency_cycles} cycles, II {design.ii})")
+    run_dir = Path(tempfile.mkdtemp(prefix=f"{design.module}-", dir=cache_dir("verify-runs")))
+    run = simulate(design.sources, design.module, stimulus, run_dir, simulator)
+    res = run.results
+    got_words = [None if g is None else int(g, 16) for g in res["got"]]
+    unknown = np.array([g is None for g in got_words])
+    got = _unpack(design.output_fields, [g or 0 for g in got_words])
+    differ = np.flatnonzero(unknown | (got != want).any(axis=1) | np.isin(np.arange(len(x)), res["mismatches"]))
+    observed = res["observed_latency"]
+    report = {
+        "model": design.name, "module": design.module, "vectors": len(x), "mismatches": int(len(differ)),
+        "first_mismatches": differ[:10].tolist(), "simulator": run.simulator, "simulator_version": run.simulator_version,
+        "latency_cycles_observed": observed, "latency_cycles_report": design.latency_cycles, "ii": design.ii,
+        "build_s": run.build_s, "cached_build": run.cached_build, "run_s": run.run_s, "sim_loop_s": res["loop_s"],
+        "vectors_per_s": round(len(x) / max(res["loop_s"], 1e-9)), "seed": seed,
+    }
+    ok = not len(differ) and observed == design.latency_cycles
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if len(differ):
+        report["saved"] = _save_mismatches(out_dir, differ[:N_SAVED], x, x_counts, in_words, want, want_words, got, got_words)
+    elif ok and golden:
+        report["golden"] = str(_write_hex(out_dir / "verify_vectors.hex", range(len(x)), in_words, want_words, got_words))
+    with atomic_path(out_dir / "verify.json") as tmp:
+        tmp.write_text(json.dumps(report, indent=1, sort_keys=True))
+    report["path"] = str(out_dir / "verify.json")
+    if not ok:  # the run folder stays: stimulus, results and the simulator's log
+        saved = f"first mismatching vectors in {report['saved']['hex']}; " if len(differ) else ""
+        seen = "never seen" if observed is None else f"{observed} cycles"
+        raise CodesignError(
+            f"RTL simulation of {design.name} does not match: {len(differ)} of {len(x)} vectors differ, latency "
+            f"{seen} vs report {design.latency_cycles} cycles; {saved}see {report['path']} and {run.log}")
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return report
+
+
+def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
+    """A synth project's RTL (folder with report.json, graph.json, rtl/), or RTL written for a model (cached)."""
+    path = Path(target)
+    if path.is_dir() and (path / "report.json").is_file():
+        report = json.loads((path / "report.json").read_text())
+        for need in ("graph.json", "rtl/model/pipeline.json", "rtl/src"):
+            if not (path / need).exists():
+                raise CodesignError(f"{path} is not a complete synth project (no {need}); rerun `codesign synth`")
+        graph = graph_from_json((path / "graph.json").read_text())
+        return _design(graph, path / "rtl", report["latency_cycles"], report["ii"], path)
+    if path.is_dir():
+        raise CodesignError(f"{path} is neither a synth project (no report.json) nor a model file")
+    from codesign.zoo.loading import load_model
+
+    graph = load_model(target).graph
+    folder = cache_dir("verify") / f"{graph.name}-{cache_key({'graph': graph.to_json(), 'clock_mhz': clock_mhz})}"
+    if not (folder / "rtl" / "model" / "pipeline.json").is_file():
+        from codesign.rtl import write_rtl
+
+        folder.mkdir(parents=True, exist_ok=True)
+        rtl = write_rtl(graph, folder / "rtl", clock_mhz=clock_mhz)
+        (folder / "rtl.json").write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
+    meta = json.loads((folder / "rtl.json").read_text())
+    return _design(graph, folder / "rtl", meta["latency_cycles"], meta["ii"], folder)
+
+
+def _design(graph: Graph, rtl_dir: Path, latency: int, ii: int, folder: Path) -> Design:
+    from da4ml.cmvm.types import Pipeline
+
+    from codesign.rtl.generate import _fields, _module_name
+
+    pipeline = Pipeline.load(rtl_dir / "model" / "pipeline.json")
+    module = _module_name(graph.name)
+    return Design(graph.name, graph, module, rtl_sources(rtl_dir / "src"), int(latency), int(ii),
+                  _fields(pipeline.inp_qint, graph.input_format), _fields(pipeline.out_qint, graph.output_format), folder)
+
+
+def graph_from_json(text: str) -> Graph:
+    """The inverse of `Graph.to_json` (the project's graph.json)."""
+    data = json.loads(text)
+    ops = []
+    for op in data["ops"]:
+        if op["type"] == "Dense":
+            ops.append(Dense(op["name"], np.array(op["weight"], np.int64), FixedFormat(**op["weight_format"]),
+                             np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"])))
+        elif op["type"] == "Quantize":
+            ops.append(Quantize(op["name"], FixedFormat(**op["output_format"]), op["relu"]))
+        else:
+            ops.append(Reshape(op["name"], tuple(op["shape"])))
+    return Graph(data["name"], tuple(data["input_shape"]), FixedFormat(**data["input_format"]), ops)
+
+
+def _marker(want_words: list[int]) -> tuple[int, int]:
+    """Indices of a background vector and of a marker vector whose outputs differ."""
+    for j, word in enumerate(want_words):
+        if word != want_words[0]:
+            return 0, j
+    raise CodesignError("every vector gives the same output: the latency cannot be measured (is the model constant?)")
+
+
+def _save_mismatches(out_dir: Path, idx: np.ndarray, x, x_counts, in_words, want, want_words, got, got_words) -> dict:
+    """The first mismatching vectors: .npz (inputs and outputs as counts) and a hex file of port words."""
+    npz, hex_file = out_dir / "verify_mismatches.npz", out_dir / "verify_mismatches.hex"
+    with atomic_path(npz) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, index=idx, inputs=x[idx], input_counts=x_counts[idx], expected_counts=want[idx], rtl_counts=got[idx])
+    _write_hex(hex_file, idx, in_words, want_words, got_words)
+    return {"npz": str(npz), "hex": str(hex_file)}
+
+
+def _write_hex(path: Path, idx, in_words, want_words, got_words) -> Path:
+    """One line per vector: index, model_inp word, expected and simulated model_out words (hex)."""
+    lines = ["# index model_inp expected_model_out simulated_model_out (hex; X = unknown)"]
+    lines += [f"{j} {in_words[j]:x} {want_words[j]:x} {'X' if got_words[j] is None else f'{got_words[j]:x}'}" for j in idx]
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return path
