@@ -1,0 +1,50 @@
+"""Regenerate the golden vectors of every zoo model: `python tests/golden/regenerate.py`.
+
+Run it only when a change of outputs is intended, and say why in the commit message.  Inputs are
+real generated events (zero-bias-like background and signals, from the sample cache or generated)
+plus raw edge cases; outputs are the emulator's network outputs, score and working-point bits.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from codesign.data import GenerationRequest, generate, read_view
+from codesign.synth import raw_edge_vectors
+from codesign.zoo import zoo_names
+from codesign.zoo.loading import load_model
+
+FOLDER = Path(__file__).parent
+EVENTS_PER_PROCESS = 100
+
+
+def golden_inputs(model, rng: np.random.Generator, tmp: Path) -> np.ndarray:
+    view = model.card.data["inputs"]["view"]
+    real = []
+    for process in ("minbias", "zprime_ll", "hidden_valley"):
+        path, _ = generate(GenerationRequest(process, EVENTS_PER_PROCESS, seed=7), tmp / f"{process}.root", progress=False)
+        real.append(read_view(path, view))
+    return np.concatenate([*real, raw_edge_vectors(model.chain, 200, rng)]).astype(np.float32)
+
+
+def expected(model, raw: np.ndarray) -> dict[str, np.ndarray]:
+    out = model.chain.emulate(raw.astype(np.float64))
+    return {"network": out["network"], "score": out["score"],
+            **{f"pass_{wp}": out[wp] for wp in model.chain.thresholds}}
+
+
+def main() -> None:
+    import tempfile
+
+    for name in zoo_names():
+        model = load_model(name)
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = golden_inputs(model, np.random.default_rng(0), Path(tmp))
+        np.savez_compressed(FOLDER / f"{name}.npz", inputs=raw, **expected(model, raw))
+        print(f"wrote {FOLDER / f'{name}.npz'} ({len(raw)} vectors)")
+
+
+if __name__ == "__main__":
+    main()
