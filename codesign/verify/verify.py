@@ -64,7 +64,11 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     graph = design.graph
     x = edge_case_vectors(graph, vectors, np.random.default_rng(seed))
     x_counts = graph.input_format.quantize(x).astype(np.int64).reshape(len(x), -1)
-    want = emulate_ints(graph, x_counts.reshape(len(x), *graph.input_shape)).reshape(len(x), -1)
+    real = real_event_counts(target)
+    if real is not None and real.shape[1] == x_counts.shape[1]:
+        x_counts = np.concatenate([x_counts, real])
+    n = len(x_counts)
+    want = emulate_ints(graph, x_counts.reshape(len(x_counts), *graph.input_shape)).reshape(len(x_counts), -1)
     in_words, want_words = _pack(design.input_fields, x_counts), _pack(design.output_fields, want)
     background, marker = _marker(want_words)
     stimulus = {
@@ -73,7 +77,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         "background": f"{in_words[background]:x}", "marker": f"{in_words[marker]:x}",
         "expected_marker": f"{want_words[marker]:x}",
     }
-    progress(f"verify {design.name}: {len(x)} vectors through {simulator} "
+    progress(f"verify {design.name}: {n} vectors through {simulator} "
              f"(latency {design.latency_cycles} cycles, II {design.ii})")
     run_dir = Path(tempfile.mkdtemp(prefix=f"{design.module}-", dir=cache_dir("verify-runs")))
     run = simulate(design.sources, design.module, stimulus, run_dir, simulator)
@@ -81,21 +85,21 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     got_words = [None if g is None else int(g, 16) for g in res["got"]]
     unknown = np.array([g is None for g in got_words])
     got = _unpack(design.output_fields, [g or 0 for g in got_words])
-    differ = np.flatnonzero(unknown | (got != want).any(axis=1) | np.isin(np.arange(len(x)), res["mismatches"]))
+    differ = np.flatnonzero(unknown | (got != want).any(axis=1) | np.isin(np.arange(n), res["mismatches"]))
     observed = res["observed_latency"]
     report = {
-        "model": design.name, "module": design.module, "vectors": len(x), "mismatches": int(len(differ)),
+        "model": design.name, "module": design.module, "vectors": n, "mismatches": int(len(differ)),
         "first_mismatches": differ[:10].tolist(), "simulator": run.simulator, "simulator_version": run.simulator_version,
         "latency_cycles_observed": observed, "latency_cycles_report": design.latency_cycles, "ii": design.ii,
         "build_s": run.build_s, "cached_build": run.cached_build, "run_s": run.run_s, "sim_loop_s": res["loop_s"],
-        "vectors_per_s": round(len(x) / max(res["loop_s"], 1e-9)), "seed": seed,
+        "vectors_per_s": round(n / max(res["loop_s"], 1e-9)), "seed": seed,
     }
     ok = not len(differ) and observed == design.latency_cycles
     out_dir.mkdir(parents=True, exist_ok=True)
     if len(differ):
         report["saved"] = _save_mismatches(out_dir, differ[:N_SAVED], x, x_counts, in_words, want, want_words, got, got_words)
     elif ok and golden:
-        report["golden"] = str(_write_hex(out_dir / "verify_vectors.hex", range(len(x)), in_words, want_words, got_words))
+        report["golden"] = str(_write_hex(out_dir / "verify_vectors.hex", range(n), in_words, want_words, got_words))
     with atomic_path(out_dir / "verify.json") as tmp:
         tmp.write_text(json.dumps(report, indent=1, sort_keys=True))
     report["path"] = str(out_dir / "verify.json")
@@ -103,7 +107,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         saved = f"first mismatching vectors in {report['saved']['hex']}; " if len(differ) else ""
         seen = "never seen" if observed is None else f"{observed} cycles"
         raise CodesignError(
-            f"RTL simulation of {design.name} does not match: {len(differ)} of {len(x)} vectors differ, latency "
+            f"RTL simulation of {design.name} does not match: {len(differ)} of {n} vectors differ, latency "
             f"{seen} vs report {design.latency_cycles} cycles; {saved}see {report['path']} and {run.log}")
     shutil.rmtree(run_dir, ignore_errors=True)
     return report
@@ -133,6 +137,29 @@ def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
         (folder / "rtl.json").write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
     meta = json.loads((folder / "rtl.json").read_text())
     return _design(graph, folder / "rtl", meta["latency_cycles"], meta["ii"], folder)
+
+
+REAL_EVENTS = {"minbias": 500, "zprime_ll": 250, "hidden_valley": 250}
+
+
+def real_event_counts(target: str | Path) -> np.ndarray | None:
+    """For a zoo model, generated events (background and signals, from the sample cache) as network
+    input counts, scaled exactly as the firmware scales them; None for other targets."""
+    import tempfile
+
+    from codesign.data import GenerationRequest, generate, read_view
+    from codesign.zoo import zoo_names
+    from codesign.zoo.loading import load_model
+
+    if str(target) not in zoo_names():
+        return None
+    model = load_model(target)
+    scaling, view = model.chain.scaling, model.card.data["inputs"]["view"]
+    with tempfile.TemporaryDirectory() as tmp:
+        raw = [read_view(generate(GenerationRequest(p, n, seed=7), Path(tmp) / f"{p}.root", progress=False)[0], view)
+               for p, n in REAL_EVENTS.items()]
+    counts = scaling.apply(scaling.raw_format.quantize(np.concatenate(raw)), model.graph.input_format)
+    return counts.astype(np.int64)
 
 
 def _design(graph: Graph, rtl_dir: Path, latency: int, ii: int, folder: Path) -> Design:
