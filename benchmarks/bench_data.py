@@ -27,13 +27,13 @@ def main() -> None:
 
     from codesign.cache import cache_dir
     from codesign.data import PROCESSES, detector, views
-    from codesign.data.generate import GenerationRequest, _load_pool, _pileup_pool, generate
+    from codesign.data.generate import GenerationRequest, load_pool, pileup_pool, generate
     from codesign.data.generator import PythiaGenerator, mpi_init_file
     from codesign.data.pileup import PileupOverlay
 
     names = args.processes.split(",") if args.processes else list(PROCESSES)
     init_dir = cache_dir("pythia")
-    pool = _load_pool(_pileup_pool(1, 5000, 2, progress=True))
+    pool = load_pool(pileup_pool(1, 5000, 2, progress=True))
     rng = np.random.default_rng(1)
     print(f"\nsingle core, {args.events} events; events/s per stage (pileup mu = {args.pileup:g})")
     print(f"{'process':15s} {'init s':>7s} {'pythia':>8s} {'overlay':>8s} {'detector':>9s} {'total mu=0':>11s} {'total':>8s}")

@@ -94,7 +94,7 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
     process = get_process(request.process)
     init_dir = cache_dir("pythia")
     mpi_init_file(process, init_dir)  # once, before the workers, so they never race on it
-    pool_path = _pileup_pool(request.seed, request.pool_events, jobs, progress) if request.pileup > 0 else None
+    pool_path = pileup_pool(request.seed, request.pool_events, jobs, progress) if request.pileup > 0 else None
     chunks = [
         (request, i, min(CHUNK_EVENTS, request.events - i * CHUNK_EVENTS), pool_path, init_dir)
         for i in range(-(-request.events // CHUNK_EVENTS))
@@ -116,7 +116,7 @@ def _simulate_chunk(
     pythia_seed = int(seeds.generate_state(1)[0]) % 900_000_000 + 1
     rng = np.random.default_rng(seeds)
     generator = PythiaGenerator(get_process(request.process), pythia_seed, init_dir)
-    overlay = PileupOverlay(_load_pool(pool_path), request.pileup, rng) if pool_path else None
+    overlay = PileupOverlay(load_pool(pool_path), request.pileup, rng) if pool_path else None
     parts = []
     for start in range(0, n_events, SUB_BATCH_EVENTS):
         particles = generator.generate(min(SUB_BATCH_EVENTS, n_events - start))
@@ -133,7 +133,7 @@ def _generate_particles_chunk(seed: int, index: int, n_events: int, init_dir: Pa
     return generator.generate(n_events)
 
 
-def _pileup_pool(seed: int, n_events: int, jobs: int, progress: bool) -> Path:
+def pileup_pool(seed: int, n_events: int, jobs: int, progress: bool) -> Path:
     """The cached minimum-bias pool for `seed` (generated on first use)."""
     path = cache_dir("pileup") / f"minbias-pool-{cache_key({'seed': seed, 'events': n_events, 'format': FORMAT_VERSION})}.npz"
     if path.is_file():
@@ -155,7 +155,8 @@ def _pileup_pool(seed: int, n_events: int, jobs: int, progress: bool) -> Path:
     return path
 
 
-def _load_pool(path: Path) -> Particles:
+def load_pool(path: Path) -> Particles:
+    """The minimum-bias pool written by `pileup_pool`."""
     with np.load(path) as data:
         return Particles(**{k: data[k] for k in data.files})
 
