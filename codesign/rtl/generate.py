@@ -71,11 +71,11 @@ class RTLProject:
 
     def pack_inputs(self, x_ints: np.ndarray) -> list[int]:
         """One `model_inp` word (a Python int) per event, from counts of the input format."""
-        return _pack(self.input_fields, np.asarray(x_ints, dtype=np.int64).reshape(len(x_ints), -1))
+        return pack_fields(self.input_fields, np.asarray(x_ints, dtype=np.int64).reshape(len(x_ints), -1))
 
     def unpack_outputs(self, words: list[int]) -> np.ndarray:
         """Counts of the output format, shaped (events, *output_shape), from `model_out` words."""
-        return _unpack(self.output_fields, words).reshape(len(words), *self.output_shape)
+        return unpack_fields(self.output_fields, words).reshape(len(words), *self.output_shape)
 
     def predict_ints(self, x_ints: np.ndarray, n_threads: int = -1) -> np.ndarray:
         """The pipeline, stage by stage, in da4ml's C++ interpreter: input counts to output counts."""
@@ -98,13 +98,13 @@ def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str 
     comb = trace_graph(graph)
     # retiming balances the stages (the smallest cutoff giving as many stages); one stage needs none
     pipeline = to_pipeline(comb, cutoff, retiming=comb.latency[1] > cutoff, verbose=False)
-    module = _module_name(graph.name)
+    module = module_name(graph.name)
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         model = RTLModel(pipeline, module, tmp, flavor=flavor, clock_period=1e3 / clock_mhz, part_name=part)
         model.write()
-    in_fields = _fields(pipeline.inp_qint, graph.input_format)
-    out_fields = _fields(pipeline.out_qint, graph.output_format)
+    in_fields = port_fields(pipeline.inp_qint, graph.input_format)
+    out_fields = port_fields(pipeline.out_qint, graph.output_format)
     return RTLProject(
         path=out_dir,
         module=module,
@@ -128,12 +128,12 @@ def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str 
     )
 
 
-def _module_name(name: str) -> str:
+def module_name(name: str) -> str:
     ident = re.sub(r"\W", "_", name).strip("_") or "model"
     return ident if ident[0].isalpha() else f"m_{ident}"
 
 
-def _fields(qints: list[QInterval], fmt: FixedFormat) -> tuple[Field, ...]:
+def port_fields(qints: list[QInterval], fmt: FixedFormat) -> tuple[Field, ...]:
     """The packing of da4ml's heterogeneous port: each element in its minimal (k, i, f), back to back."""
     fields, offset = [], 0
     for qint in qints:
@@ -162,7 +162,7 @@ def _cost(pipeline: Pipeline) -> dict:
     }
 
 
-def _pack(fields: tuple[Field, ...], counts: np.ndarray) -> list[int]:
+def pack_fields(fields: tuple[Field, ...], counts: np.ndarray) -> list[int]:
     words = []
     for row in counts.tolist():
         word = 0
@@ -173,7 +173,7 @@ def _pack(fields: tuple[Field, ...], counts: np.ndarray) -> list[int]:
     return words
 
 
-def _unpack(fields: tuple[Field, ...], words: list[int]) -> np.ndarray:
+def unpack_fields(fields: tuple[Field, ...], words: list[int]) -> np.ndarray:
     out = np.zeros((len(words), len(fields)), dtype=np.int64)
     for j, fld in enumerate(fields):
         if not fld.width:

@@ -53,7 +53,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     `golden`: also write every vector, once it passed, as `verify_vectors.hex` (the mismatch file's format).
     """
     from codesign.hls.compare import edge_case_vectors
-    from codesign.rtl.generate import _pack, _unpack
+    from codesign.rtl.generate import pack_fields, unpack_fields
 
     if vectors < 1:
         raise CodesignError(f"--vectors must be positive, got {vectors}")
@@ -69,7 +69,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         x_counts = np.concatenate([x_counts, real])
     n = len(x_counts)
     want = emulate_ints(graph, x_counts.reshape(len(x_counts), *graph.input_shape)).reshape(len(x_counts), -1)
-    in_words, want_words = _pack(design.input_fields, x_counts), _pack(design.output_fields, want)
+    in_words, want_words = pack_fields(design.input_fields, x_counts), pack_fields(design.output_fields, want)
     background, marker = _marker(want_words)
     stimulus = {
         "inputs": [f"{w:x}" for w in in_words], "expected": [f"{w:x}" for w in want_words],
@@ -84,7 +84,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     res = run.results
     got_words = [None if g is None else int(g, 16) for g in res["got"]]
     unknown = np.array([g is None for g in got_words])
-    got = _unpack(design.output_fields, [g or 0 for g in got_words])
+    got = unpack_fields(design.output_fields, [g or 0 for g in got_words])
     differ = np.flatnonzero(unknown | (got != want).any(axis=1) | np.isin(np.arange(n), res["mismatches"]))
     observed = res["observed_latency"]
     report = {
@@ -165,12 +165,12 @@ def real_event_counts(target: str | Path) -> np.ndarray | None:
 def _design(graph: Graph, rtl_dir: Path, latency: int, ii: int, folder: Path) -> Design:
     from da4ml.cmvm.types import Pipeline
 
-    from codesign.rtl.generate import _fields, _module_name
+    from codesign.rtl.generate import port_fields, module_name
 
     pipeline = Pipeline.load(rtl_dir / "model" / "pipeline.json")
-    module = _module_name(graph.name)
+    module = module_name(graph.name)
     return Design(graph.name, graph, module, rtl_sources(rtl_dir / "src"), int(latency), int(ii),
-                  _fields(pipeline.inp_qint, graph.input_format), _fields(pipeline.out_qint, graph.output_format), folder)
+                  port_fields(pipeline.inp_qint, graph.input_format), port_fields(pipeline.out_qint, graph.output_format), folder)
 
 
 def graph_from_json(text: str) -> Graph:

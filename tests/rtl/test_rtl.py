@@ -15,7 +15,7 @@ from codesign.errors import CodesignError
 from codesign.fixed import FixedFormat, Graph, Quantize, emulate_ints, lower_keras
 from codesign.rtl import latency_cutoff, run_logic, trace_graph, write_rtl
 from codesign.rtl import trace as rtl_trace
-from codesign.rtl.generate import _pack
+from codesign.rtl.generate import pack_fields
 
 N_RANDOM = 4500
 
@@ -204,7 +204,7 @@ def test_ports_and_packing(small_graph, tmp_path):
     assert all(f.shift == 0 and f.width == small_graph.input_format.width for f in project.input_fields)
     words = project.pack_inputs(x)
     assert max(words).bit_length() <= project.ports["model_inp"]
-    np.testing.assert_array_equal(project.unpack_outputs(_pack(project.output_fields, y.reshape(len(y), -1))), y)
+    np.testing.assert_array_equal(project.unpack_outputs(pack_fields(project.output_fields, y.reshape(len(y), -1))), y)
 
 
 def test_verilator_lint(small_graph, tmp_path):
