@@ -8,3 +8,9 @@ class CodesignError(Exception):
 def one_line(err: BaseException) -> str:
     """A library exception's message folded onto one line, prefixed by its type."""
     return f"{type(err).__name__}: {' '.join(str(err).split())}"
+
+
+def first_error_line(output: str, marker: str = "error:") -> str:
+    """The first line of a tool's output containing `marker`, else its last line (for one-line errors)."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return next((line for line in lines if marker in line), lines[-1] if lines else "no output")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, first_error_line
 
 #: Environment variable naming the Yosys command to use (a name on PATH or a path), overriding the search.
 YOSYS_ENV = "CODESIGN_YOSYS"
@@ -28,14 +28,6 @@ def find_yosys() -> str:
             return path
     where = f"${YOSYS_ENV}={override!r} is not an executable" if override else "no Yosys found"
     raise CodesignError(f"{where}; {INSTALL_HINT}")
-
-
-def _first_error(text: str) -> str:
-    for line in text.splitlines():
-        if "ERROR" in line:
-            return line.strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"
 
 
 def run_yosys(binary: str, script: str, workdir: Path, timeout_s: float | None = None) -> None:
@@ -59,4 +51,4 @@ def run_yosys(binary: str, script: str, workdir: Path, timeout_s: float | None =
                             "raise the timeout or use the fast flow") from None
     if proc.returncode != 0:
         text = log.read_text(errors="replace") if log.is_file() else ""
-        raise CodesignError(f"Yosys failed: {_first_error(text + output)} (log: {log})")
+        raise CodesignError(f"Yosys failed: {first_error_line(text + output, 'ERROR')} (log: {log})")

@@ -28,7 +28,7 @@ from pathlib import Path
 import hls4ml
 import numpy as np
 
-from codesign.errors import CodesignError, one_line
+from codesign.errors import CodesignError, first_error_line, one_line
 from codesign.fixed.graph import Graph
 from codesign.hls.config import enforce_precisions, hls_config
 
@@ -58,8 +58,7 @@ class HLSProject:
         """Build the C-simulation library from the sources on disk (``build_lib.sh``, g++) and load it."""
         run = subprocess.run(["bash", "build_lib.sh"], cwd=self.path, capture_output=True, text=True)
         if run.returncode != 0:
-            lines = [line.strip() for line in (run.stdout + run.stderr).splitlines() if line.strip()]
-            first = next((line for line in lines if "error:" in line), lines[-1] if lines else f"exit {run.returncode}")
+            first = first_error_line(run.stdout + run.stderr)
             raise CodesignError(f"C-simulation build in {self.path} failed: {first}; run ./build_lib.sh there")
         # dlopen caches by path: load a private copy so a rebuilt library is never mistaken for the old one
         fd, copy = tempfile.mkstemp(suffix=".so", prefix=f"{self.name}-")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, first_error_line
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.trigger import TriggerChain
 
@@ -168,6 +168,5 @@ def compile_trigger(chain: TriggerChain, project_dir: Path, project: str, n_wp: 
                f"-I{firmware}", f"-I{firmware / 'ap_types'}", *map(str, sources), "-o", str(library)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        first = next((line for line in result.stderr.splitlines() if "error" in line), result.stderr.strip()[:300])
-        raise CodesignError(f"the trigger C-simulation did not compile: {first}")
+        raise CodesignError(f"the trigger C-simulation did not compile: {first_error_line(result.stderr)}")
     return TriggerCSim(library, project, chain.graph.input_shape[-1], chain.graph.output_shape[-1], n_wp)

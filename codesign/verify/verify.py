@@ -97,7 +97,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     ok = not len(differ) and observed == design.latency_cycles
     out_dir.mkdir(parents=True, exist_ok=True)
     if len(differ):
-        report["saved"] = _save_mismatches(out_dir, differ[:N_SAVED], x, x_counts, in_words, want, want_words, got, got_words)
+        report["saved"] = _save_mismatches(out_dir, differ[:N_SAVED], graph, x_counts, in_words, want, want_words, got, got_words)
     elif ok and golden:
         report["golden"] = str(_write_hex(out_dir / "verify_vectors.hex", range(n), in_words, want_words, got_words))
     with atomic_path(out_dir / "verify.json") as tmp:
@@ -196,12 +196,13 @@ def _marker(want_words: list[int]) -> tuple[int, int]:
     raise CodesignError("every vector gives the same output: the latency cannot be measured (is the model constant?)")
 
 
-def _save_mismatches(out_dir: Path, idx: np.ndarray, x, x_counts, in_words, want, want_words, got, got_words) -> dict:
+def _save_mismatches(out_dir: Path, idx: np.ndarray, graph: Graph, x_counts, in_words, want, want_words, got,
+                     got_words) -> dict:
     """The first mismatching vectors: .npz (inputs and outputs as counts) and a hex file of port words."""
     npz, hex_file = out_dir / "verify_mismatches.npz", out_dir / "verify_mismatches.hex"
     with atomic_path(npz) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, index=idx, inputs=x[idx], input_counts=x_counts[idx], expected_counts=want[idx], rtl_counts=got[idx])
+            np.savez(f, index=idx, inputs=graph.input_format.to_float(x_counts[idx]), input_counts=x_counts[idx], expected_counts=want[idx], rtl_counts=got[idx])
     _write_hex(hex_file, idx, in_words, want_words, got_words)
     return {"npz": str(npz), "hex": str(hex_file)}
 

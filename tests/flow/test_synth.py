@@ -104,7 +104,7 @@ def test_default_axol1tl(tmp_path):
 
 
 def test_batchnorm_model_is_folded_and_synthesised(tmp_path):
-    from tests.fixed.test_fold import bn_model
+    from tests.conftest import bn_model
 
     h5 = tmp_path / "bn.h5"
     bn_model().save(h5, save_format="h5")
