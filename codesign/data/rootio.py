@@ -42,6 +42,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
     },
     "regions": "regions",
     "n_pileup": "n_pileup",  # optional: foreign files without it read as 0
+    "weight": "weight",  # optional: foreign files without it are unweighted
     "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
 }
 #: What each view is built from.
@@ -196,6 +197,21 @@ def read_view(
     if view == "suep":
         return views.suep_images(events.pf)
     return views.VIEWS[view](events)
+
+
+def read_weights(path: Path, mapping: dict[str, Any] | None = None, entry_stop: int | None = None) -> np.ndarray:
+    """Per-event weights (float64): the fraction of the sample's population (bunch crossings for zero
+    bias, events otherwise) each event stands for; uniform 1/N for files without a weight branch."""
+    mapping = mapping or DEFAULT_MAPPING
+    tree = open_tree(path, mapping["tree"])
+    branch = mapping.get("weight")
+    if branch and branch in tree:
+        weights = np.asarray(_read(tree, branch, path, entry_stop, "np"), np.float64)
+        if not np.all(np.isfinite(weights)) or np.any(weights < 0):
+            raise CodesignError(f"branch {branch!r} of {path} holds negative or non-finite weights")
+        return weights
+    n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+    return np.full(n, 1.0 / max(n, 1))
 
 
 def read_events(path: Path, mapping: dict[str, Any] | None = None, entry_stop: int | None = None) -> Events:
