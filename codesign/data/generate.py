@@ -8,6 +8,7 @@ the number of jobs.  Chunks are written in order into one TTree, atomically.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -22,20 +23,20 @@ from tqdm import tqdm
 from codesign import __version__
 from codesign.atomic import atomic_path, check_writable
 from codesign.cache import cache_dir, cache_key
-from codesign.data import detector, rootio
+from codesign.data import detector, rootio, zerobias
 from codesign.data.generator import PythiaGenerator, mpi_init_file
 from codesign.data.objects import Events
 from codesign.data.particles import Particles
-from codesign.data.pileup import PileupOverlay
-from codesign.data.processes import get_process
+from codesign.data.pileup import PileupOverlay, load_pool, pool_file
+from codesign.data.processes import Process, get_process
 from codesign.errors import CodesignError
 
 CHUNK_EVENTS = 500
-SUB_BATCH_EVENTS = 100  # events simulated at once inside a chunk: bounds memory with pileup
+SUB_BATCH_EVENTS = 100  # crossings simulated at once inside a chunk: bounds memory with pileup
 DEFAULT_PILEUP = 60.0  # Run-3-like mean number of interactions per crossing
-DEFAULT_POOL_EVENTS = 5000
+DEFAULT_POOL_EVENTS = 100_000
 #: Bump when the generator or detector changes what a request produces, to invalidate caches.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,24 +48,38 @@ class GenerationRequest:
     pileup: float = DEFAULT_PILEUP
     seed: int = 1
     pool_events: int = DEFAULT_POOL_EVENTS
+    pf: bool = True  # PF-like candidates (HLT and SUEP views); L1 views do not need them
 
     def validate(self) -> None:
-        get_process(self.process)
+        process = get_process(self.process)
         if self.events <= 0:
             raise CodesignError(f"--events must be a positive number of events, got {self.events}")
-        if self.pileup < 0:
-            raise CodesignError(f"--pileup must be >= 0 (mean interactions per crossing), got {self.pileup}")
+        if not self.pileup >= 0 or self.pileup == float("inf"):
+            raise CodesignError(f"--pileup must be >= 0 and finite (mean interactions per crossing), got {self.pileup}")
         if self.seed < 0:
             raise CodesignError(f"--seed must be >= 0, got {self.seed}")
-        if self.pileup > 0 and self.pool_events < 10 * self.pileup:
-            raise CodesignError(f"the pileup pool ({self.pool_events} events) must hold at least 10 x mu events")
+        if (self.pileup > 0 or process.zero_bias) and self.pool_events < max(10 * self.pileup, 100):
+            raise CodesignError(
+                f"the pileup pool ({self.pool_events} events) must hold at least 10 x mu and 100 interactions"
+            )
 
     def key(self) -> str:
         """Cache key: the request with normalised types (pileup 60 and 60.0 are the same request)."""
         process = get_process(self.process)
         request = {"process": self.process, "events": int(self.events), "pileup": float(self.pileup),
-                   "seed": int(self.seed), "pool_events": int(self.pool_events)}
+                   "seed": int(self.seed), "pool_events": int(self.pool_events), "pf": bool(self.pf)}
         return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION})
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """Events `index` of a request: the primary interaction's process (None: drawn from the pool)."""
+
+    request: GenerationRequest
+    index: int
+    events: int
+    process: Process | None
+    weight: float  # per event: the fraction of the sample's population it stands for
 
 
 def generate(
@@ -90,79 +105,76 @@ def generate(
     return output, from_cache
 
 
+def plan_chunks(request: GenerationRequest) -> list[_Chunk]:
+    """The chunks of a request, in file order; chunk seeds depend only on their index."""
+    process = get_process(request.process)
+    if process.zero_bias:
+        parts = [(c.process, c.events, c.event_weight) for c in zerobias.plan(request.events, request.pileup)]
+    else:
+        parts = [(process, request.events, 1.0 / request.events)]
+    chunks: list[_Chunk] = []
+    for primary, n_events, weight in parts:
+        for start in range(0, n_events, CHUNK_EVENTS):
+            chunks.append(_Chunk(request, len(chunks), min(CHUNK_EVENTS, n_events - start), primary, weight))
+    return chunks
+
+
 def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: bool) -> None:
     process = get_process(request.process)
+    chunks = plan_chunks(request)
     init_dir = cache_dir("pythia")
-    mpi_init_file(process, init_dir)  # once, before the workers, so they never race on it
-    pool_path = pileup_pool(request.seed, request.pool_events, jobs, progress) if request.pileup > 0 else None
-    chunks = [
-        (request, i, min(CHUNK_EVENTS, request.events - i * CHUNK_EVENTS), pool_path, init_dir)
-        for i in range(-(-request.events // CHUNK_EVENTS))
-    ]
-    metadata = {**asdict(request), "codesign": __version__, "format": FORMAT_VERSION, "description": process.description}
-    with rootio.TreeWriter(path, metadata) as writer, _executor(jobs) as pool:
-        bar = tqdm(total=request.events, unit="ev", desc=f"{request.process}", disable=not progress)
-        for events in pool.map(_simulate_chunk, *zip(*chunks)):
+    for primary in {c.process.name: c.process for c in chunks if c.process is not None}.values():
+        mpi_init_file(primary, init_dir)  # once, before the workers, so they never race on it
+    needs_pool = request.pileup > 0 or process.zero_bias
+    pool = pool_file(request.seed, request.pool_events, jobs, progress) if needs_pool else None
+    n_events = sum(c.events for c in chunks)
+    metadata = {**asdict(request), "events_requested": request.events, "codesign": __version__,
+                "format": FORMAT_VERSION, "description": process.description, "weighted": process.zero_bias}
+    if process.zero_bias:
+        metadata["zerobias"] = {"pool_max_pthat": zerobias.POOL_MAX_PTHAT, "sigma_inelastic_mb": zerobias.SIGMA_INELASTIC_MB,
+                                "components": [{"name": c.name, "events": c.events, "weight": c.weight}
+                                               for c in zerobias.plan(request.events, request.pileup)]}
+    with rootio.TreeWriter(path, metadata) as writer, executor(jobs) as workers:
+        bar = tqdm(total=n_events, unit="ev", desc=f"{request.process}", disable=not progress)
+        for events in workers.map(_simulate_chunk, chunks, [pool] * len(chunks), [init_dir] * len(chunks)):
             writer.write(events)
             bar.update(events.n_events)
         bar.close()
 
 
-def _simulate_chunk(
-    request: GenerationRequest, index: int, n_events: int, pool_path: Path | None, init_dir: Path
-) -> Events:
-    """Generate and simulate chunk `index` of a request (runs in a worker process)."""
-    seeds = np.random.SeedSequence([request.seed, index])
-    pythia_seed = int(seeds.generate_state(1)[0]) % 900_000_000 + 1
+def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Events:
+    """Generate and simulate one chunk (runs in a worker process)."""
+    request = chunk.request
+    seeds = np.random.SeedSequence([request.seed, chunk.index])
     rng = np.random.default_rng(seeds)
-    generator = PythiaGenerator(get_process(request.process), pythia_seed, init_dir)
     overlay = PileupOverlay(load_pool(pool_path), request.pileup, rng) if pool_path else None
+    generator = None
+    if chunk.process is not None:
+        pythia_seed = int(seeds.generate_state(1)[0]) % 900_000_000 + 1
+        generator = PythiaGenerator(chunk.process, pythia_seed, init_dir)
     parts = []
-    for start in range(0, n_events, SUB_BATCH_EVENTS):
-        particles = generator.generate(min(SUB_BATCH_EVENTS, n_events - start))
-        n_pileup = np.zeros(particles.n_events, np.int64)
-        if overlay is not None:
-            particles, n_pileup = overlay(particles)
-        parts.append(detector.simulate(particles, n_pileup, rng))
+    for start in range(0, chunk.events, SUB_BATCH_EVENTS):
+        n = min(SUB_BATCH_EVENTS, chunk.events - start)
+        if generator is None:  # a soft zero-bias crossing: every interaction from the pool
+            drawn = overlay.draw(n, primary_from_pool=True, with_particles=request.pf)
+            events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng)
+            pthat = np.zeros(n)
+        else:
+            particles, pthat = generator.generate(n)
+            if overlay is None:
+                events = detector.simulate(particles, np.zeros(n, np.int64), rng, with_pf=request.pf)
+            else:
+                drawn = overlay.draw(n, with_particles=request.pf)
+                deposits = detector.concatenate([detector.Deposits.of(particles), drawn.deposits])
+                muons = detector.concatenate([detector.MuonSources.of(particles), drawn.muons])
+                pf_particles = Particles.merge(particles, drawn.particles) if request.pf else None
+                events = detector.simulate_inputs(deposits, muons, pf_particles, drawn.n_pileup, rng)
+        parts.append(dataclasses.replace(events, weight=np.full(n, chunk.weight), pthat=pthat))
     return Events.concatenate(parts)
 
 
-def _generate_particles_chunk(seed: int, index: int, n_events: int, init_dir: Path) -> Particles:
-    seeds = np.random.SeedSequence([seed, index, 0xB1A5])
-    generator = PythiaGenerator(get_process("minbias"), int(seeds.generate_state(1)[0]) % 900_000_000 + 1, init_dir)
-    return generator.generate(n_events)
-
-
-def pileup_pool(seed: int, n_events: int, jobs: int, progress: bool) -> Path:
-    """The cached minimum-bias pool for `seed` (generated on first use)."""
-    path = cache_dir("pileup") / f"minbias-pool-{cache_key({'seed': seed, 'events': n_events, 'format': FORMAT_VERSION})}.npz"
-    if path.is_file():
-        return path
-    init_dir = cache_dir("pythia")
-    mpi_init_file(get_process("minbias"), init_dir)
-    sizes = [min(CHUNK_EVENTS, n_events - s) for s in range(0, n_events, CHUNK_EVENTS)]
-    with _executor(jobs) as pool:
-        results = list(
-            tqdm(
-                pool.map(_generate_particles_chunk, [seed] * len(sizes), range(len(sizes)), sizes, [init_dir] * len(sizes)),
-                total=len(sizes), unit="chunk", desc="pileup pool", disable=not progress,
-            )
-        )
-    particles = Particles.concatenate(results)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, **{k: v for k, v in vars(particles).items()})
-    return path
-
-
-def load_pool(path: Path) -> Particles:
-    """The minimum-bias pool written by `pileup_pool`."""
-    with np.load(path) as data:
-        return Particles(**{k: data[k] for k in data.files})
-
-
 @contextlib.contextmanager
-def _executor(jobs: int) -> Iterator[ProcessPoolExecutor]:
+def executor(jobs: int) -> Iterator[ProcessPoolExecutor]:
     """Worker processes; on an error or interrupt the queued chunks are cancelled, not run."""
     # spawn: workers must not inherit TensorFlow or other threaded state from the parent
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))

@@ -76,6 +76,17 @@ class Events:
     met_phi: np.ndarray
     regions: np.ndarray  # (n, 18 phi, 14 eta) calorimeter region ET, GeV
     n_pileup: np.ndarray  # (n,) number of overlaid pileup interactions
+    #: (n,) fraction of the sample's population (crossings for zero bias) each event stands for; uniform if not given
+    weight: np.ndarray | None = None
+    #: (n,) p̂T of the generated hard interaction, GeV (0 for a soft zero-bias crossing and when not given)
+    pthat: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n = len(self.met_pt)
+        if self.weight is None:
+            self.weight = np.full(n, 1.0 / max(n, 1))
+        if self.pthat is None:
+            self.pthat = np.zeros(n)
 
     @property
     def n_events(self) -> int:

@@ -1,52 +1,161 @@
-"""Pileup by overlaying minimum-bias events drawn from a cached pool.
+"""Pileup from a soft pool of inelastic interactions, cached per machine.
 
-Generating pileup on the fly costs ~60 inelastic events per bunch crossing (~11 events/s at mu=60);
-drawing them from a pool of pre-generated minimum-bias events, each rotated by a random phi, is
-~7x faster and statistically equivalent as long as the pool is much larger than mu.
+Generating pileup on the fly costs ~60 inelastic events per bunch crossing; drawing them from a pool
+of pre-generated interactions, each rotated in phi, is far faster.  The pool is *capped in hardness*:
+it keeps only interactions whose hardest scatter has p̂T below `POOL_MAX_PTHAT`, and the hard tail is
+supplied by the cross-section-weighted QCD slices of `codesign.data.zerobias`.  A pool interaction is
+reused many times, so it must never be able to make a crossing rare on its own; the cap guarantees
+that, and the rotation (a whole number of calorimeter towers, so tower sums are unchanged) and the
+per-use detector response keep its copies from being identical.
 """
 
 from __future__ import annotations
 
-from dataclasses import fields
+import functools
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
+from codesign.atomic import atomic_path
+from codesign.cache import cache_dir, cache_key
+from codesign.data.detector import N_PHI_TOWERS, Deposits, MuonSources
 from codesign.data.particles import Particles
+from codesign.data.processes import get_process
+from codesign.data.zerobias import POOL_MAX_PTHAT
+
+POOL_CHUNK_EVENTS = 1000
+#: Bump when the pool's content for a given (seed, size) changes.
+POOL_FORMAT = 2
+
+
+@dataclass
+class SoftPool:
+    """The pool's interactions as particles and as the detector's inputs (deposits, muon sources),
+    each table indexed by interaction (its `event` column)."""
+
+    particles: Particles
+    deposits: Deposits
+    muons: MuonSources
+
+    @classmethod
+    def of(cls, particles: Particles) -> SoftPool:
+        return cls(particles, Deposits.of(particles), MuonSources.of(particles))
+
+    @property
+    def n_interactions(self) -> int:
+        return self.particles.n_events
+
+
+@dataclass
+class Overlay:
+    """Pool interactions drawn for a batch of crossings (detector inputs with crossing indices)."""
+
+    deposits: Deposits
+    muons: MuonSources
+    particles: Particles | None  # only when PF candidates are wanted
+    n_pileup: np.ndarray  # pileup interactions per crossing
+    interactions: np.ndarray  # pool index of every drawn interaction, crossing by crossing
+    crossing: np.ndarray  # the crossing of every drawn interaction
 
 
 class PileupOverlay:
-    """Adds Poisson(mu) minimum-bias events from `pool` to every event of a batch."""
+    """Draws Poisson(mu) pool interactions (and optionally a pool primary) for every crossing."""
 
-    def __init__(self, pool: Particles, mu: float, rng: np.random.Generator) -> None:
+    def __init__(self, pool: SoftPool, mu: float, rng: np.random.Generator) -> None:
         if mu < 0:
             raise ValueError(f"pileup mean must be >= 0, got {mu}")
-        if pool.n_events == 0:
-            raise ValueError("the minimum-bias pool is empty")
+        if pool.n_interactions == 0:
+            raise ValueError("the pileup pool is empty")
         self.pool = pool
         self.mu = mu
         self._rng = rng
-        self._offsets = np.concatenate([[0], np.cumsum(pool.counts)])
 
-    def __call__(self, events: Particles) -> tuple[Particles, np.ndarray]:
-        """The events with pileup added, and the number of pileup interactions of each."""
-        n_pileup = self._rng.poisson(self.mu, size=events.n_events)
-        drawn = self._rng.integers(0, self.pool.n_events, size=int(n_pileup.sum()))
-        rotation = self._rng.uniform(-np.pi, np.pi, size=len(drawn))
-        # gather the particles of all drawn pool events without a Python loop
-        sizes = self.pool.counts[drawn]
-        starts = np.repeat(self._offsets[drawn], sizes)
-        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        index = starts + within
-        columns = {f.name: getattr(self.pool, f.name)[index] for f in fields(Particles)[1:]}
-        columns["phi"] = _wrap_phi(columns["phi"] + np.repeat(rotation, sizes))
-        columns["is_pileup"] = np.ones(len(index), dtype=bool)
-        per_event = np.bincount(
-            np.repeat(np.repeat(np.arange(events.n_events), n_pileup), sizes),
-            minlength=events.n_events,
-        ).astype(np.int64)
-        pileup = Particles(counts=per_event, **columns)
-        return Particles.merge(events, pileup), n_pileup
+    def draw(self, n_crossings: int, primary_from_pool: bool = False, with_particles: bool = False) -> Overlay:
+        """Pool interactions for `n_crossings` crossings, each rotated in phi by a whole number of towers.
+        With `primary_from_pool`, each crossing also gets one interaction that is not pileup (the soft
+        zero-bias primary)."""
+        n_pileup = self._rng.poisson(self.mu, size=n_crossings)
+        n_drawn = n_pileup + int(primary_from_pool)
+        drawn = self._rng.integers(0, self.pool.n_interactions, size=int(n_drawn.sum()))
+        crossing = np.repeat(np.arange(n_crossings), n_drawn)
+        steps = self._rng.integers(0, N_PHI_TOWERS, size=len(drawn))
+        d = self.pool.deposits
+        index, which = _gather(d.event, self.pool.n_interactions, drawn)
+        deposits = Deposits(crossing[which], d.ieta[index], (d.iphi[index] + steps[which]) % N_PHI_TOWERS,
+                            d.pt[index], d.sigma[index], d.em[index], d.hf[index])
+        m = self.pool.muons
+        index, which = _gather(m.event, self.pool.n_interactions, drawn)
+        muons = MuonSources(crossing[which], m.pt[index], m.eta[index], _rotate(m.phi[index], steps[which]), m.pid[index])
+        particles = None
+        if with_particles:
+            p = self.pool.particles
+            index, which = _gather(p.event_index, self.pool.n_interactions, drawn)
+            columns = {f.name: getattr(p, f.name)[index] for f in fields(Particles)[1:]}
+            columns["phi"] = _rotate(columns["phi"], steps[which])
+            is_pileup = np.ones(len(drawn), dtype=bool)
+            if primary_from_pool:
+                is_pileup[np.cumsum(n_drawn) - n_drawn] = False  # the first interaction of each crossing
+            columns["is_pileup"] = is_pileup[which]
+            counts = np.bincount(crossing[which], minlength=n_crossings).astype(np.int64)
+            particles = Particles(counts=counts, **columns)  # crossing-ordered: `drawn` is
+        return Overlay(deposits, muons, particles, n_pileup, drawn, crossing)
 
 
-def _wrap_phi(phi: np.ndarray) -> np.ndarray:
-    return (phi + np.pi) % (2 * np.pi) - np.pi
+def _gather(owner: np.ndarray, n_interactions: int, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a table sorted by interaction (`owner`) that belong to the `drawn` interactions, in draw
+    order, and for each row the position in `drawn` it came from; no Python loop."""
+    counts = np.bincount(owner, minlength=n_interactions)
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    sizes = counts[drawn]
+    which = np.repeat(np.arange(len(drawn)), sizes)
+    index = np.repeat(offsets[drawn], sizes) + np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    return index, which
+
+
+def _rotate(phi: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    return (phi + steps * (2 * np.pi / N_PHI_TOWERS) + np.pi) % (2 * np.pi) - np.pi
+
+
+def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> Path:
+    """The cached soft pool of `n_events` interactions for `seed` (generated on first use)."""
+    from codesign.data.generate import executor
+    from codesign.data.generator import mpi_init_file
+
+    key = cache_key({"seed": seed, "events": n_events, "max_pthat": POOL_MAX_PTHAT, "format": POOL_FORMAT})
+    path = cache_dir("pileup") / f"soft-pool-{key}.npz"
+    if path.is_file():
+        return path
+    init_dir = cache_dir("pythia")
+    mpi_init_file(get_process("minbias"), init_dir)
+    # enough chunks for n_events after the cap removes its ~0.2%; the pool is their first n_events
+    n_chunks = -(-int(n_events * 1.01 + 10) // POOL_CHUNK_EVENTS)
+    with executor(jobs) as workers:
+        chunks = list(tqdm(
+            workers.map(_soft_chunk, [seed] * n_chunks, range(n_chunks), [init_dir] * n_chunks),
+            total=n_chunks, unit="chunk", desc="soft pileup pool", disable=not progress,
+        ))
+    particles = Particles.concatenate(chunks).slice_events(0, n_events)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **vars(particles))
+    return path
+
+
+def _soft_chunk(seed: int, index: int, init_dir: Path) -> Particles:
+    from codesign.data.generator import PythiaGenerator
+
+    seeds = np.random.SeedSequence([seed, index, 0xB1A5])
+    generator = PythiaGenerator(get_process("minbias"), int(seeds.generate_state(1)[0]) % 900_000_000 + 1, init_dir)
+    particles, pthat = generator.generate(POOL_CHUNK_EVENTS)
+    soft = np.repeat(pthat < POOL_MAX_PTHAT, particles.counts)
+    kept = particles.select(soft)
+    return Particles(kept.counts[pthat < POOL_MAX_PTHAT], *(getattr(kept, f.name) for f in fields(Particles)[1:]))
+
+
+@functools.lru_cache(maxsize=1)
+def load_pool(path: Path) -> SoftPool:
+    """The pool written by `pool_file` (kept in memory: every chunk of a worker process reuses it)."""
+    with np.load(path) as data:
+        return SoftPool.of(Particles(**{k: data[k] for k in data.files}))

@@ -24,17 +24,29 @@ class Process:
     is_signal: bool = True
     #: SUEP only: parameters of the dark-meson shower that replaces the scalar (PDG 25).
     suep: dict[str, float] = field(default_factory=dict)
+    #: Zero bias: whole bunch crossings stitched from the soft pool and weighted p̂T-sliced QCD
+    #: (`codesign.data.zerobias`); `settings` are then those of the soft pool.
+    zero_bias: bool = False
 
 
+MINBIAS_SETTINGS = ("SoftQCD:inelastic = on",)
 _Z_PRIME = ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:onMode = off")
 
 PROCESSES: dict[str, Process] = {
     p.name: p
     for p in (
         Process(
+            "zerobias",
+            "Zero bias: bunch crossings of 1 + Poisson(mu) inelastic interactions, soft ones from a capped pool and"
+            " the hard tail from cross-section-weighted pT-hat-sliced QCD (events carry weights)",
+            MINBIAS_SETTINGS,
+            is_signal=False,
+            zero_bias=True,
+        ),
+        Process(
             "minbias",
-            "Minimum bias (inelastic), the zero-bias stand-in; pile it up for a Run-3-like background",
-            ("SoftQCD:inelastic = on",),
+            "Minimum bias: one fresh inelastic interaction plus pileup (unweighted; use zerobias for rates)",
+            MINBIAS_SETTINGS,
             is_signal=False,
         ),
         Process(

@@ -32,17 +32,21 @@ TREE = "Events"
 METADATA_KEY = "codesign_metadata"
 PF_EXTRA = ("dxy", "dxysig", "pid")
 _L1_COLLECTIONS = ("egamma", "muon", "jet", "tau")
+#: Collections with an isolation flag (`extra["iso"]`, int8; optional for foreign files).
+ISO_COLLECTIONS = ("egamma", "tau")
 
 DEFAULT_MAPPING: dict[str, Any] = {
     "tree": TREE,
     "met": {"pt": "met_pt", "phi": "met_phi"},
     "collections": {
-        **{c: {k: f"{c}_{k}" for k in ("pt", "eta", "phi")} for c in _L1_COLLECTIONS},
+        **{c: {k: f"{c}_{k}" for k in ("pt", "eta", "phi", *(("iso",) if c in ISO_COLLECTIONS else ()))}
+           for c in _L1_COLLECTIONS},
         "pf": {k: f"pf_{k}" for k in ("pt", "eta", "phi", *PF_EXTRA)},
     },
     "regions": "regions",
     "n_pileup": "n_pileup",  # optional: foreign files without it read as 0
     "weight": "weight",  # optional: foreign files without it are unweighted
+    "pthat": "pthat",  # optional
     "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
 }
 #: What each view is built from.
@@ -59,6 +63,7 @@ VIEW_SHAPES = {"axol1tl": (57,), "gelato": (44,), "cicada": (18, 14)}
 def branch_types() -> dict[str, Any]:
     """The TTree schema written by `codesign data generate`."""
     l1_object = ak.types.from_datashape("var * {pt: float32, eta: float32, phi: float32}", highlevel=False)
+    flagged = ak.types.from_datashape("var * {pt: float32, eta: float32, phi: float32, iso: int8}", highlevel=False)
     pf_candidate = ak.types.from_datashape(
         "var * {pt: float32, eta: float32, phi: float32, dxy: float32, dxysig: float32, pid: int32}",
         highlevel=False,
@@ -66,9 +71,11 @@ def branch_types() -> dict[str, Any]:
     return {
         "event": np.int64,
         "n_pileup": np.int32,
+        "weight": np.float64,
+        "pthat": np.float32,
         "met_pt": np.float32,
         "met_phi": np.float32,
-        **{c: l1_object for c in _L1_COLLECTIONS},
+        **{c: flagged if c in ISO_COLLECTIONS else l1_object for c in _L1_COLLECTIONS},
         "pf": pf_candidate,
         "regions": np.dtype((np.float32, (18, 14))),
         "axol1tl": np.dtype((np.float32, (57,))),
@@ -90,14 +97,15 @@ def to_branches(events: Events, first_event: int) -> dict[str, Any]:
     out: dict[str, Any] = {
         "event": np.arange(first_event, first_event + events.n_events, dtype=np.int64),
         "n_pileup": events.n_pileup.astype(np.int32),
+        "weight": events.weight.astype(np.float64),
+        "pthat": events.pthat.astype(np.float32),
         "met_pt": events.met_pt,
         "met_phi": events.met_phi,
     }
     for name in _L1_COLLECTIONS:
         c: Collection = getattr(events, name)
-        out[name] = ak.unflatten(
-            ak.zip({k: c.columns()[k] for k in ("pt", "eta", "phi")}), c.counts
-        )
+        keys = ("pt", "eta", "phi", *(("iso",) if name in ISO_COLLECTIONS else ()))
+        out[name] = ak.unflatten(ak.zip({k: c.columns()[k] for k in keys}), c.counts)
     pf = events.pf
     out["pf"] = _pf_record(pf.pt, pf.eta, pf.phi, *(pf.extra[k] for k in PF_EXTRA), pf.counts)
     out["regions"] = events.regions
@@ -225,10 +233,12 @@ def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) 
     n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
     empty = Collection(np.zeros(n, np.int64), *(np.zeros(0),) * 3, {k: np.zeros(0) for k in PF_EXTRA})
     parts: dict[str, Any] = {c: empty for c in (*_L1_COLLECTIONS, "pf")}
-    parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32))
-    pileup_branch = mapping.get("n_pileup")
-    if pileup_branch and pileup_branch in tree:
-        parts["n_pileup"] = _read(tree, pileup_branch, path, entry_stop, "np").astype(np.int32)
+    parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32),
+                 weight=read_weights(path, mapping, entry_stop), pthat=np.zeros(n))
+    for name, dtype in (("n_pileup", np.int32), ("pthat", np.float64)):
+        branch = mapping.get(name)
+        if branch and branch in tree:
+            parts[name] = _read(tree, branch, path, entry_stop, "np").astype(dtype)
     for item in needed:
         if item == "met":
             for key in ("pt", "phi"):
@@ -240,6 +250,9 @@ def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) 
             parts["regions"] = regions.astype(np.float64)
         else:
             keys = ("pt", "eta", "phi", *(PF_EXTRA if item == "pf" else ()))
+            iso_branch = (mapping["collections"].get(item) or {}).get("iso") if item in ISO_COLLECTIONS else None
+            if iso_branch and iso_branch in tree:
+                keys += ("iso",)
             columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entry_stop, "ak") for k in keys}
             counts = ak.to_numpy(ak.num(columns["pt"], axis=1)).astype(np.int64)
             flat = {k: ak.to_numpy(ak.flatten(v)) for k, v in columns.items()}
