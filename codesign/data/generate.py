@@ -27,7 +27,7 @@ from codesign.data import detector, rootio, zerobias
 from codesign.data.generator import PythiaGenerator, mpi_init_file
 from codesign.data.objects import Events
 from codesign.data.particles import Particles
-from codesign.data.pileup import PileupOverlay, load_pool, pool_file
+from codesign.data.pileup import PileupOverlay, load_pool, max_pt, pool_file
 from codesign.data.processes import Process, get_process
 from codesign.errors import CodesignError
 
@@ -158,9 +158,10 @@ def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Ev
         if generator is None:  # a soft zero-bias crossing: every interaction from the pool
             drawn = overlay.draw(n, primary_from_pool=True, with_particles=request.pf)
             events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng)
-            pthat = np.zeros(n)
+            pthat, lead = np.zeros(n), drawn.leading
         else:
             particles, pthat = generator.generate(n)
+            lead = np.full(n, -1)
             if overlay is None:
                 events = detector.simulate(particles, np.zeros(n, np.int64), rng, with_pf=request.pf)
             else:
@@ -169,7 +170,8 @@ def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Ev
                 muons = detector.concatenate([detector.MuonSources.of(particles), drawn.muons])
                 pf_particles = Particles.merge(particles, drawn.particles) if request.pf else None
                 events = detector.simulate_inputs(deposits, muons, pf_particles, drawn.n_pileup, rng)
-        parts.append(dataclasses.replace(events, weight=np.full(n, chunk.weight), pthat=pthat))
+                lead = np.where(drawn.leading_pt > max_pt(particles), drawn.leading, -1)
+        parts.append(dataclasses.replace(events, weight=np.full(n, chunk.weight), pthat=pthat, lead_interaction=lead))
     return Events.concatenate(parts)
 
 

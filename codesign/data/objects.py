@@ -80,9 +80,14 @@ class Events:
     weight: np.ndarray | None = None
     #: (n,) p̂T of the generated hard interaction, GeV (0 for a soft zero-bias crossing and when not given)
     pthat: np.ndarray | None = None
+    #: (n,) the pool interaction that is the hardest of the crossing (highest particle pT), or -1 when that
+    #: is an interaction generated for this event only: shows whether reused pileup shapes a tail
+    lead_interaction: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.met_pt)
+        if self.lead_interaction is None:
+            self.lead_interaction = np.full(n, -1, np.int64)
         if self.weight is None:
             self.weight = np.full(n, 1.0 / max(n, 1))
         if self.pthat is None:

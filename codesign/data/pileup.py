@@ -38,10 +38,11 @@ class SoftPool:
     particles: Particles
     deposits: Deposits
     muons: MuonSources
+    hardness: np.ndarray  # per interaction: the highest particle pT, GeV
 
     @classmethod
     def of(cls, particles: Particles) -> SoftPool:
-        return cls(particles, Deposits.of(particles), MuonSources.of(particles))
+        return cls(particles, Deposits.of(particles), MuonSources.of(particles), max_pt(particles))
 
     @property
     def n_interactions(self) -> int:
@@ -58,6 +59,8 @@ class Overlay:
     n_pileup: np.ndarray  # pileup interactions per crossing
     interactions: np.ndarray  # pool index of every drawn interaction, crossing by crossing
     crossing: np.ndarray  # the crossing of every drawn interaction
+    leading: np.ndarray  # per crossing: the pool index of its hardest drawn interaction (-1: none drawn)
+    leading_pt: np.ndarray  # per crossing: that interaction's highest particle pT (0: none drawn)
 
 
 class PileupOverlay:
@@ -100,7 +103,21 @@ class PileupOverlay:
             columns["is_pileup"] = is_pileup[which]
             counts = np.bincount(crossing[which], minlength=n_crossings).astype(np.int64)
             particles = Particles(counts=counts, **columns)  # crossing-ordered: `drawn` is
-        return Overlay(deposits, muons, particles, n_pileup, drawn, crossing)
+        hardness = self.pool.hardness[drawn]
+        order = np.lexsort((-hardness, crossing))  # by crossing, hardest first
+        first = np.cumsum(n_drawn) - n_drawn
+        has = n_drawn > 0
+        leading, leading_pt = np.full(n_crossings, -1), np.zeros(n_crossings)
+        leading[has] = drawn[order][first[has]]
+        leading_pt[has] = hardness[order][first[has]]
+        return Overlay(deposits, muons, particles, n_pileup, drawn, crossing, leading, leading_pt)
+
+
+def max_pt(particles: Particles) -> np.ndarray:
+    """The highest particle pT of every event (0 for an empty one)."""
+    hardness = np.zeros(particles.n_events)
+    np.maximum.at(hardness, particles.event_index, particles.pt)
+    return hardness
 
 
 def _gather(owner: np.ndarray, n_interactions: int, drawn: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

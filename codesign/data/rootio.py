@@ -47,6 +47,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
     "n_pileup": "n_pileup",  # optional: foreign files without it read as 0
     "weight": "weight",  # optional: foreign files without it are unweighted
     "pthat": "pthat",  # optional
+    "lead_interaction": "lead_interaction",  # optional
     "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
 }
 #: What each view is built from.
@@ -73,6 +74,7 @@ def branch_types() -> dict[str, Any]:
         "n_pileup": np.int32,
         "weight": np.float64,
         "pthat": np.float32,
+        "lead_interaction": np.int32,
         "met_pt": np.float32,
         "met_phi": np.float32,
         **{c: flagged if c in ISO_COLLECTIONS else l1_object for c in _L1_COLLECTIONS},
@@ -99,6 +101,7 @@ def to_branches(events: Events, first_event: int) -> dict[str, Any]:
         "n_pileup": events.n_pileup.astype(np.int32),
         "weight": events.weight.astype(np.float64),
         "pthat": events.pthat.astype(np.float32),
+        "lead_interaction": events.lead_interaction.astype(np.int32),
         "met_pt": events.met_pt,
         "met_phi": events.met_phi,
     }
@@ -235,7 +238,7 @@ def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) 
     parts: dict[str, Any] = {c: empty for c in (*_L1_COLLECTIONS, "pf")}
     parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32),
                  weight=read_weights(path, mapping, entry_stop), pthat=np.zeros(n))
-    for name, dtype in (("n_pileup", np.int32), ("pthat", np.float64)):
+    for name, dtype in (("n_pileup", np.int32), ("pthat", np.float64), ("lead_interaction", np.int64)):
         branch = mapping.get(name)
         if branch and branch in tree:
             parts[name] = _read(tree, branch, path, entry_stop, "np").astype(dtype)

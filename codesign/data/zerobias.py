@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from codesign.data.processes import Process
 
 #: Pythia 8.317 (default tune), SoftQCD:inelastic `sigmaGen` at 13.6 TeV.
@@ -82,3 +84,33 @@ def plan(events: int, pileup: float) -> list[Component]:
     if soft_events < 1:
         raise ValueError(f"a zero-bias sample needs at least {events - soft_events + 1} events")
     return [Component("soft", None, soft_events, soft_weight), *hard]
+
+
+@dataclass(frozen=True)
+class TailShares:
+    """Who makes up the weighted background passing a selection."""
+
+    pool_share: float  # the largest share led by one reused pool interaction
+    pool_interaction: int  # that interaction (-1: none passed)
+    pool_crossings: int  # the passing crossings it leads
+    event_share: float  # the largest share of one event (a statistics figure: about 1 / effective events)
+
+
+def tail_shares(weights: np.ndarray, passed: np.ndarray, lead_interaction: np.ndarray) -> TailShares:
+    """Shares of the passing weight per leading pool interaction and per event.
+
+    A reused pool interaction that leads many passing crossings is a replicated object setting the
+    tail; a large event share only says that few events pass."""
+    weights = np.asarray(weights, np.float64)[passed]
+    lead = np.asarray(lead_interaction)[passed]
+    total = weights.sum()
+    if total <= 0:
+        return TailShares(0.0, -1, 0, 0.0)
+    event_share = float(weights.max() / total)
+    pooled = lead >= 0
+    if not pooled.any():
+        return TailShares(0.0, -1, 0, event_share)
+    ids, inverse, counts = np.unique(lead[pooled], return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse, weights=weights[pooled])
+    top = int(np.argmax(sums))
+    return TailShares(float(sums[top] / total), int(ids[top]), int(counts[top]), event_share)
