@@ -113,6 +113,40 @@ def test_model_working_points_end_to_end(rootfiles, tmp_path):
         assert (out / plot).stat().st_size > 10_000
 
 
+def write_weighted(path, events, weights) -> None:
+    """A codesign-layout file plus the per-event `weight` branch the zero-bias generator writes."""
+    import uproot
+
+    from codesign.data.rootio import TREE, branch_types, to_branches
+
+    with uproot.recreate(path) as file:
+        tree = file.mktree(TREE, {**branch_types(), "weight": np.float64})
+        tree.extend({**to_branches(events, 0), "weight": np.asarray(weights, np.float64)})
+
+
+def test_weighted_file_equals_duplicated_file(make_events, tmp_path):
+    """Through files and the CLI: integer weights == events repeated; the weights' normalisation is free."""
+    n = 100
+    w = np.random.default_rng(5).integers(1, 4, n)
+    write_weighted(tmp_path / "w.root", zero_bias(make_events, n), w / w.sum())
+    dup = np.repeat(np.arange(n), w)
+    with TreeWriter(tmp_path / "dup.root", {"process": "test"}) as writer:
+        writer.write(zero_bias_repeated(make_events, n, dup))
+    (tmp_path / "menu.yaml").write_text(MENU)
+    results = {}
+    for name in ("w", "dup"):
+        assert main(["rates", str(tmp_path / f"{name}.root"), "--menu", str(tmp_path / "menu.yaml"),
+                     "-o", str(tmp_path / f"out-{name}")]) == 0
+        results[name] = json.loads((tmp_path / f"out-{name}" / "rates.json").read_text())
+    assert results["w"]["zerobias"]["weighted"] and results["w"]["zerobias"]["events"] == n
+    assert results["w"]["zerobias"]["effective_events"] == pytest.approx(w.sum() ** 2 / (w**2).sum())
+    for a, b in zip(results["w"]["menu"]["seeds"], results["dup"]["menu"]["seeds"]):
+        assert a["rate_hz"]["value"] == pytest.approx(b["rate_hz"]["value"], rel=1e-9)
+        assert a["rate_hz"]["value"] > 0
+    expected = w[[*range(8)]].sum() / w.sum() * BX  # muons in events 0-7
+    assert results["w"]["menu"]["seeds"][0]["rate_hz"]["value"] == pytest.approx(expected)
+
+
 def _chain() -> TriggerChain:
     return TriggerChain(None, None, Score(FixedFormat(18, 14, False)), {"Loose": 16 * 40, "Tight": 16 * 60})
 
