@@ -59,7 +59,8 @@ def _menu_rates(path: Path, result, plt, hep) -> Path:
     if anchored:
         ax.plot([a for _, a in anchored], [i for i, _ in anchored], "r*", markersize=12, label="Run-3 anchor")
     ax.set_yticks(y, [s["name"] for s in seeds], fontsize=12)
-    ax.set_xscale("symlog", linthresh=0.1)
+    ax.set_xscale("symlog", linthresh=0.1)  # linear below 0.1 kHz, so zero rates show
+    ax.set_xlim(0, 3 * max([s["rate_hz"]["high"] / 1e3 for s in seeds] + [a for _, a in anchored] + [1.0]))
     ax.set_xlabel("rate [kHz]")
     ax.legend(fontsize=12)
     _label(ax, hep)
