@@ -78,6 +78,8 @@ def _rates(args: argparse.Namespace) -> None:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise CodesignError(f"--signal {item!r} must be NAME=FILE.root")
+        if name in signals:
+            raise CodesignError(f"--signal name {name!r} is given twice; name each signal once")
         signals[name] = Path(path)
     result = run(args.zerobias, args.output, menu=args.menu, model=args.model, target_khz=args.target_khz,
                  signals=signals, mapping=args.mapping)

@@ -17,6 +17,8 @@ ROOT's TEfficiency scales by ``sum(w) / sum(w^2)`` of the whole sample instead, 
 when the weights do not depend on the selection, but for p̂T-sliced zero bias (hard tail events
 carry tiny weights) it would credit a tail rate with the statistics of the soft events and give
 an interval as wide as an unweighted sample's; the choice above keeps the tail's real statistics.
+Measured on toys of such a two-component sample (tests/metrics/test_stats.py): 72% coverage for
+the nominal 68.3% with this scaling, 89% (intervals far too wide) with ROOT's.
 With no passing (failing) event, ``s`` is the failing (passing) events' ``W / V``.
 """
 

@@ -78,6 +78,10 @@ def test_existing_output_and_missing_isolation_are_refused(rootfiles, tmp_path, 
     assert not list(tmp_path.glob(".fresh*"))
     assert main(["rates", str(zb), "--menu", str(menu), "--signal", "nofile", "-o", str(fresh)]) == 2
     assert "NAME=FILE.root" in capsys.readouterr().err
+    assert main(["rates", str(zb), "--menu", str(menu), "--signal", f"a={zb}", f"a={zb}", "-o", str(fresh)]) == 2
+    assert "given twice" in capsys.readouterr().err
+    assert main(["rates", str(zb), "--menu", str(menu), "--target-khz", "5", "-o", str(fresh)]) == 2
+    assert "give --model too" in capsys.readouterr().err and not fresh.exists()
 
 
 @pytest.mark.slow  # loads TensorFlow and the AXOL1TL encoder (~10-20 s)
