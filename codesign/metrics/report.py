@@ -89,12 +89,13 @@ def model_working_points(model: Model, background: Sample, target_khz: Sequence[
 def evaluate(menu: Menu, background: Sample, signals: Sequence[Sample] = (), model: Model | None = None,
              target_khz: Sequence[float] = ()) -> dict[str, Any]:
     """All figures of the report as a JSON-ready dict (rates in Hz)."""
-    fired = {s.name: menu.evaluate(s.events, s.path) for s in (background, *signals)}
-    menu_any = {name: Menu.any_fired(f) for name, f in fired.items()}
+    fired = menu.evaluate(background.events, background.path)
+    menu_any = Menu.any_fired(fired)
+    signal_menu_any = [Menu.any_fired(menu.evaluate(s.events, s.path)) for s in signals]
     w = background.weights
     seeds = []
     for seed in menu.seeds:
-        r = rate(fired[background.name][seed.name], w)
+        r = rate(fired[seed.name], w)
         seeds.append({"name": seed.name, "description": seed.description, "rate_hz": r.as_dict(),
                       "anchor_khz": seed.anchor_khz,
                       "ratio_to_anchor": r.value / (seed.anchor_khz * 1e3) if seed.anchor_khz else None})
@@ -102,23 +103,22 @@ def evaluate(menu: Menu, background: Sample, signals: Sequence[Sample] = (), mod
         "bunch_crossing_rate_hz": BUNCH_CROSSING_RATE_HZ,
         "confidence": CONFIDENCE,
         "zerobias": _describe(background),
-        "menu": {"source": menu.source, "seeds": seeds, "total_rate_hz": rate(menu_any[background.name], w).as_dict()},
-        "signals": {s.name: {**_describe(s), "menu_efficiency": fraction(menu_any[s.name], s.weights).as_dict()}
-                    for s in signals},
+        "menu": {"source": menu.source, "seeds": seeds, "total_rate_hz": rate(menu_any, w).as_dict()},
+        "signals": {s.name: {**_describe(s), "menu_efficiency": fraction(any_fired, s.weights).as_dict()}
+                    for s, any_fired in zip(signals, signal_menu_any)},
     }
     if model is None:
         return result
     wps = model_working_points(model, background, target_khz)
     points = []
     for name, wp in wps.items():
-        fires = {s.name: s.scores > wp.threshold for s in (background, *signals)}
         entry = {"name": name, "threshold_lsb": int(round(wp.threshold / model.lsb)), **wp.as_dict(),
-                 "pure_rate_hz": rate(fires[background.name] & ~menu_any[background.name], w).as_dict(),
-                 "signals": {}}
-        for s in signals:
+                 "pure_rate_hz": rate((background.scores > wp.threshold) & ~menu_any, w).as_dict(), "signals": {}}
+        for s, any_fired in zip(signals, signal_menu_any):
+            fires = s.scores > wp.threshold
             entry["signals"][s.name] = {
-                "efficiency": fraction(fires[s.name], s.weights).as_dict(),
-                "pure_efficiency": fraction(fires[s.name] & ~menu_any[s.name], s.weights).as_dict(),
+                "efficiency": fraction(fires, s.weights).as_dict(),
+                "pure_efficiency": fraction(fires & ~any_fired, s.weights).as_dict(),
             }
         points.append(entry)
     for s in signals:
