@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 
 import numpy as np
 import pytest
@@ -198,5 +199,5 @@ def zero_bias_repeated(make_events, n, index):
         return Collection.sorted_by_pt(new_event, len(index), c.pt[objects], c.eta[objects], c.phi[objects],
                                        **{k: v[objects] for k, v in c.extra.items()})
 
-    return Events(take(events.egamma), take(events.muon), take(events.jet), take(events.tau), take(events.pf),
-                  events.met_pt[index], events.met_phi[index], events.regions[index], events.n_pileup[index])
+    return Events(**{f.name: take(v) if isinstance(v := getattr(events, f.name), Collection) else v[index]
+                     for f in fields(Events)})
