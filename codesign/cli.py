@@ -70,6 +70,23 @@ def _synth(args: argparse.Namespace) -> None:
     print(f"project: {report['project']}")
 
 
+def _rates(args: argparse.Namespace) -> None:
+    from codesign.metrics.report import markdown, run
+
+    signals = {}
+    for item in args.signal:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise CodesignError(f"--signal {item!r} must be NAME=FILE.root")
+        if name in signals:
+            raise CodesignError(f"--signal name {name!r} is given twice; name each signal once")
+        signals[name] = Path(path)
+    result = run(args.zerobias, args.output, menu=args.menu, model=args.model, target_khz=args.target_khz,
+                 signals=signals, mapping=args.mapping)
+    print(markdown(result))
+    print(f"wrote {args.output}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from codesign.data.generate import DEFAULT_PILEUP, DEFAULT_POOL_EVENTS, default_jobs
     from codesign.data.processes import PROCESSES
@@ -128,6 +145,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
     synth.add_argument("-o", "--output", type=Path, help="project folder (default vivado_projects/<model>_<part>)")
     synth.set_defaults(run=_synth)
+
+    rates = verbs.add_parser(
+        "rates", help="Level-1 menu rates on zero bias, a model's working points, pure rates and signal efficiencies"
+    )
+    rates.add_argument("zerobias", type=Path, help="zero-bias ROOT file (per-event weights used when present)")
+    rates.add_argument("--menu", type=Path, help="menu YAML (default: the built-in Run-3-like menu)")
+    rates.add_argument("--model", help="zoo model whose working points to evaluate (e.g. axol1tl)")
+    rates.add_argument("--target-khz", type=float, nargs="+", default=[],
+                       help="target rates for the model's thresholds (default: the card's thresholds)")
+    rates.add_argument("--signal", nargs="+", action="extend", default=[], metavar="NAME=FILE.root",
+                       help="signal samples for efficiencies")
+    rates.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
+    rates.add_argument("-o", "--output", type=Path, required=True, help="new output folder")
+    rates.set_defaults(run=_rates)
 
     from codesign.dqm.cli import add_parser as add_dqm_parser
     from codesign.verify.cli import add_parser as add_verify_parser

@@ -225,11 +225,18 @@ def read_weights(path: Path, mapping: dict[str, Any] | None = None, entry_stop: 
     return np.full(n, 1.0 / max(n, 1))
 
 
-def read_events(path: Path, mapping: dict[str, Any] | None = None, entry_stop: int | None = None) -> Events:
-    """All collections of a file as :class:`Events` (physical units)."""
+#: Everything `read_events` can read; `L1_PARTS` is what Level-1 seeds need (no PF candidates, no regions).
+ALL_PARTS = ("met", *_L1_COLLECTIONS, "pf", "regions")
+L1_PARTS = ("met", *_L1_COLLECTIONS)
+
+
+def read_events(
+    path: Path, mapping: dict[str, Any] | None = None, entry_stop: int | None = None, parts: tuple[str, ...] = ALL_PARTS
+) -> Events:
+    """The collections of a file as :class:`Events` (physical units); those not in `parts` are left empty."""
     mapping = mapping or DEFAULT_MAPPING
     tree = open_tree(path, mapping["tree"])
-    return _read_events(tree, path, mapping, ("met", *_L1_COLLECTIONS, "pf", "regions"), entry_stop)
+    return _read_events(tree, path, mapping, parts, entry_stop)
 
 
 def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) -> Events:
