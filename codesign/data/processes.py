@@ -61,6 +61,16 @@ PROCESSES: dict[str, Process] = {
             (*_Z_PRIME, "32:m0 = 1000.", "32:onIfAny = 11 13"),
         ),
         Process(
+            "zprime_ee",
+            "Z'(1 TeV) -> ee",
+            (*_Z_PRIME, "32:m0 = 1000.", "32:onIfAny = 11"),
+        ),
+        Process(
+            "zprime_mumu",
+            "Z'(1 TeV) -> mumu",
+            (*_Z_PRIME, "32:m0 = 1000.", "32:onIfAny = 13"),
+        ),
+        Process(
             "zprime_tautau",
             "Z'(500 GeV) -> tau tau",
             (*_Z_PRIME, "32:m0 = 500.", "32:onIfAny = 15"),

@@ -17,12 +17,17 @@ def collection(n: int, objects=(), **extra_columns) -> Collection:
 
 
 def build_events(n: int, egamma=(), muon=(), jet=(), tau=(), met=None, egamma_iso=None, tau_iso=None) -> Events:
-    """Events with the given objects; `*_iso` add the isolation column (one int8 per object)."""
-    iso = lambda values: {} if values is None else {"iso": np.asarray(values, np.int8)}  # noqa: E731
+    """Events with the given objects; `*_iso` give the isolation column (one int8 per object; all isolated
+    when not given, as the generator always writes the column; False: no column, as in a foreign file)."""
+    def iso(values, objects) -> dict:
+        if values is False:
+            return {}
+        return {"iso": np.ones(len(objects), np.int8) if values is None else np.asarray(values, np.int8)}
+
     pf = Collection(np.zeros(n, np.int64), *(np.zeros(0),) * 3, {k: np.zeros(0) for k in PF_EXTRA})
     return Events(
-        egamma=collection(n, egamma, **iso(egamma_iso)), muon=collection(n, muon), jet=collection(n, jet),
-        tau=collection(n, tau, **iso(tau_iso)), pf=pf,
+        egamma=collection(n, egamma, **iso(egamma_iso, egamma)), muon=collection(n, muon), jet=collection(n, jet),
+        tau=collection(n, tau, **iso(tau_iso, tau)), pf=pf,
         met_pt=np.zeros(n) if met is None else np.asarray(met, np.float64), met_phi=np.zeros(n),
         regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32),
     )

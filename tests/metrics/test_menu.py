@@ -43,7 +43,7 @@ def test_isolation_flag(make_events):
                     tau_iso=iso) == [True, False, True]
     assert evaluate(make_events, "[{object: tau, pt: 34, count: 2}]", n=3, tau=taus, tau_iso=iso) == [True] * 3
     with pytest.raises(CodesignError, match="seed S needs tau isolation"):
-        evaluate(make_events, "[{object: tau, pt: 34, iso: true}]", n=3, tau=taus)
+        evaluate(make_events, "[{object: tau, pt: 34, iso: true}]", n=3, tau=taus, tau_iso=False)
 
 
 def test_ht_met_and_and(make_events):

@@ -73,7 +73,10 @@ def test_existing_output_and_missing_isolation_are_refused(rootfiles, tmp_path, 
     assert main(["rates", str(zb), "--menu", str(menu), "-o", str(out)]) == 2
     assert "already exists" in capsys.readouterr().err and [p.name for p in out.iterdir()] == ["keep.txt"]
     fresh = tmp_path / "fresh"
-    assert main(["rates", str(zb), "-o", str(fresh)]) == 2  # built-in menu has iso seeds; the file no iso
+    no_iso = tmp_path / "no_iso.yaml"  # a foreign file's mapping that names no isolation branch
+    no_iso.write_text("collections:\n" + "".join(
+        f"  {c}: {{pt: {c}_pt, eta: {c}_eta, phi: {c}_phi}}\n" for c in ("egamma", "muon", "jet", "tau")))
+    assert main(["rates", str(zb), "--mapping", str(no_iso), "-o", str(fresh)]) == 2  # built-in menu has iso seeds
     err = capsys.readouterr().err
     assert "needs egamma isolation" in err and err.count("\n") == 1 and not fresh.exists()
     assert not list(tmp_path.glob(".fresh*"))
