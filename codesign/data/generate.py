@@ -68,7 +68,10 @@ class GenerationRequest:
         process = get_process(self.process)
         request = {"process": self.process, "events": int(self.events), "pileup": float(self.pileup),
                    "seed": int(self.seed), "pool_events": int(self.pool_events), "pf": bool(self.pf)}
-        return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION})
+        stitching = {"slices": zerobias.QCD_SLICES, "pool_max_pthat": zerobias.POOL_MAX_PTHAT,
+                     "hard_share": zerobias.HARD_SHARE} if process.zero_bias else {}
+        return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION,
+                          **stitching})
 
 
 @dataclass(frozen=True)
