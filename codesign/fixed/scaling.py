@@ -6,27 +6,36 @@ rarely filled slots, saturated angles), so every feature is described by a `Feat
 column says whether its object is present, the hardware range of its raw values, and whether it
 is scaled from that range (angles: never saturate) or from data (energies).
 
-Rules, for a network input format with largest value ``M`` (e.g. 31.75 for ``ap_fixed<8,6>``):
+Rules, for a network input format with range [m, M] (e.g. [-32, 31.75] for ``ap_fixed<8,6>``) and
+`headroom_bits` h, so a feature's typical span fills [m, M] / 2**h and anomalies have room above:
 
-* range features: offset = middle of the hardware range, shift = the smallest that keeps the
-  whole range unsaturated (0 for a constant feature);
-* data features: offset = median over present objects, shift = the smallest with the
-  `quantile`-th percentile of ``|x - offset|`` over present objects at most ``M``; negative
+* range features: offset = middle of the hardware range, shift = the smallest that maps the whole
+  range into [m, M] / 2**h, so no present value ever saturates (0 for a constant feature);
+* data features: offset = median over present objects, shift = the smallest that maps the
+  `quantile`-th percentile of ``|x - offset|`` over present objects into [m, M] / 2**h; negative
   (left) shifts where the spread is small; a spread below one raw unit counts as one;
 * a data feature with fewer than `MIN_PRESENT` present objects gets the range default:
-  offset = the range's low end, shift = the smallest that keeps the whole range unsaturated.
+  offset = the range's low end, shift = the smallest that maps the whole range into [m, M].
+
+Shifts lie in [-MAX_SHIFT, MAX_SHIFT] (the firmware's `ap_fixed<5,5>`-like shift constants).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.trigger import MAX_SHIFT, InputScaling
 
+if TYPE_CHECKING:
+    from codesign.fixed.trigger import InputScaling
+
+MAX_SHIFT = 15
+DEFAULT_QUANTILE = 99.5
+DEFAULT_HEADROOM_BITS = 2
 MIN_PRESENT = 20
 MIN_SPREAD = 1.0  # raw units (GeV for energies)
 
@@ -50,7 +59,8 @@ class Feature:
 
 
 def fit_scaling(raw: np.ndarray, network_format: FixedFormat, features: Sequence[Feature],
-                quantile: float) -> tuple[np.ndarray, np.ndarray]:
+                quantile: float = DEFAULT_QUANTILE, headroom_bits: int = DEFAULT_HEADROOM_BITS,
+                ) -> tuple[np.ndarray, np.ndarray]:
     """(offsets, shifts) for raw inputs (n, len(features)) in hardware units, by the module's rules."""
     raw = np.asarray(raw, np.float64)
     if raw.ndim != 2 or raw.shape[1] != len(features):
@@ -61,23 +71,28 @@ def fit_scaling(raw: np.ndarray, network_format: FixedFormat, features: Sequence
         if not feature.from_range and len(values) >= MIN_PRESENT:
             offsets[i] = np.round(np.median(values))
             spread = max(float(np.percentile(np.abs(values - offsets[i]), quantile)), MIN_SPREAD)
-            shifts[i] = _smallest_shift(-spread, spread, network_format)
+            shifts[i] = _smallest_shift(-spread, spread, network_format, headroom_bits)
+        elif feature.from_range:
+            offsets[i] = np.round((feature.low + feature.high) / 2)
+            shifts[i] = _smallest_shift(feature.low - offsets[i], feature.high - offsets[i], network_format,
+                                        headroom_bits)
         else:
-            offsets[i] = np.round((feature.low + feature.high) / 2) if feature.from_range else np.floor(feature.low)
-            shifts[i] = _smallest_shift(feature.low - offsets[i], feature.high - offsets[i], network_format)
+            offsets[i] = np.floor(feature.low)
+            shifts[i] = _smallest_shift(feature.low - offsets[i], feature.high - offsets[i], network_format, 0)
     return offsets, shifts
 
 
-def _smallest_shift(low: float, high: float, network_format: FixedFormat) -> int:
-    """The smallest shift s in [-MAX_SHIFT, MAX_SHIFT] with [low, high] / 2**s inside the format's range.
+def _smallest_shift(low: float, high: float, network_format: FixedFormat, headroom_bits: int) -> int:
+    """The smallest shift s in [-MAX_SHIFT, MAX_SHIFT] with [low, high] / 2**s inside the format's
+    range divided by 2**headroom_bits.
 
-    A value inside [min_value, max_value] never saturates: the floor of the shift and the rounding
-    of the cast both stay between the range's ends, which lie on both grids."""
+    With no headroom, a value inside [min_value, max_value] never saturates: the floor of the shift
+    and the rounding of the cast both stay between the range's ends, which lie on both grids."""
     ratio = max(high / network_format.max_value if high > 0 else 0.0,
                 low / network_format.min_value if low < 0 else 0.0)
     if ratio == 0:
         return 0
-    return int(np.clip(np.ceil(np.log2(ratio)), -MAX_SHIFT, MAX_SHIFT))
+    return int(np.clip(np.ceil(np.log2(ratio)) + headroom_bits, -MAX_SHIFT, MAX_SHIFT))
 
 
 def saturated_fraction(scaling: InputScaling, raw: np.ndarray, network_format: FixedFormat,

@@ -18,19 +18,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Graph
-
-if TYPE_CHECKING:
-    from codesign.fixed.scaling import Feature
-
-MAX_SHIFT = 15
-DEFAULT_QUANTILE = 99.5  # percentile of |x - offset| over present objects that must fit unsaturated
+from codesign.fixed.scaling import DEFAULT_HEADROOM_BITS, DEFAULT_QUANTILE, MAX_SHIFT, Feature, fit_scaling
 
 
 @dataclass(frozen=True)
@@ -57,12 +51,10 @@ class InputScaling:
 
     @classmethod
     def from_data(cls, raw: np.ndarray, raw_format: FixedFormat, network_format: FixedFormat,
-                  features: Sequence[Feature], quantile: float = DEFAULT_QUANTILE) -> InputScaling:
+                  features: Sequence[Feature], quantile: float = DEFAULT_QUANTILE,
+                  headroom_bits: int = DEFAULT_HEADROOM_BITS) -> InputScaling:
         """Offsets and shifts from the statistics of present objects (`codesign.fixed.scaling`)."""
-        from codesign.fixed.scaling import fit_scaling
-
-        offsets, shifts = fit_scaling(raw, network_format, features, quantile)
-        return cls(raw_format, offsets, shifts)
+        return cls(raw_format, *fit_scaling(raw, network_format, features, quantile, headroom_bits))
 
     def apply(self, raw_ints: np.ndarray, network_format: FixedFormat) -> np.ndarray:
         """Raw inputs (counts of raw_format) to counts of `network_format`."""

@@ -58,7 +58,7 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
 
     from codesign.fixed.graph import Dense
     from codesign.fixed.lower import lower_keras
-    from codesign.fixed.scaling import saturation_by_feature
+    from codesign.fixed.scaling import DEFAULT_HEADROOM_BITS, DEFAULT_QUANTILE, saturation_by_feature
     from codesign.fixed.trigger import InputScaling, TriggerChain
     from codesign.metrics import BUNCH_CROSSING_RATE_HZ, efficiency, roc_auc, threshold_for_rate
     from codesign.train.pruning import MagnitudePruning
@@ -75,7 +75,10 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
     train_raw, test_raw = samples.background[order[:half]], samples.background[order[half:]]
 
     features = card.features()
-    scaling = InputScaling.from_data(train_raw, raw_format, net_format, features)
+    fit = card.data["inputs"].get("scaling_fit") or {}
+    scaling = InputScaling.from_data(train_raw, raw_format, net_format, features,
+                                     quantile=fit.get("quantile", DEFAULT_QUANTILE),
+                                     headroom_bits=fit.get("headroom_bits", DEFAULT_HEADROOM_BITS))
     card.set_scaling(scaling)
 
     def network_inputs(raw: np.ndarray) -> np.ndarray:

@@ -31,35 +31,40 @@ def _slot(n: int, present: float, pt_median: float, pt_scale: float, rng) -> np.
     return raw
 
 
-def test_statistics_come_from_present_objects_only():
+@pytest.mark.parametrize("headroom", [0, 2])
+def test_statistics_come_from_present_objects_only(headroom):
     rng = np.random.default_rng(0)
     raw = _slot(20_000, 0.05, pt_median=20, pt_scale=8, rng=rng)  # 95% zeros
-    offsets, shifts = fit_scaling(raw, NET, FEATURES, quantile=99.5)
+    offsets, shifts = fit_scaling(raw, NET, FEATURES, quantile=99.5, headroom_bits=headroom)
     present = raw[raw[:, 0] > 0]
     assert offsets[0] == np.round(np.median(present[:, 0])) and 17 <= offsets[0] <= 23
     spread = np.percentile(np.abs(present[:, 0] - offsets[0]), 99.5)
-    assert spread / 2.0 ** shifts[0] <= NET.max_value < spread / 2.0 ** (shifts[0] - 1)  # the smallest that fits
-    # angles from the hardware range: offset in the middle, the smallest shift keeping it unsaturated
-    assert offsets[1:].tolist() == [0, 288, 0] and shifts[1:].tolist() == [2, 4, 0]
+    top = NET.max_value / 2**headroom
+    assert spread / 2.0 ** shifts[0] <= top < spread / 2.0 ** (shifts[0] - 1)  # the smallest that fits
+    # angles from the hardware range: offset in the middle, the smallest shift keeping it in range
+    assert offsets[1:].tolist() == [0, 288, 0] and shifts[1:].tolist() == [2 + headroom, 4 + headroom, 0]
+    scaling = InputScaling(RAW, offsets, shifts)
+    assert saturated_fraction(scaling, raw, NET, FEATURES)[0] <= 0.005 * (headroom == 0)
     # the old statistics over all events would have given offset 0 and spread 0 here
     assert np.median(raw[:, 0]) == 0
 
 
 def test_small_spread_gives_a_left_shift():
     rng = np.random.default_rng(1)
-    raw = _slot(5_000, 0.5, pt_median=5, pt_scale=1, rng=rng)
-    offsets, shifts = fit_scaling(raw, NET, FEATURES, quantile=99.5)
-    assert shifts[0] < 0 and offsets[0] == 5
+    raw = _slot(5_000, 0.5, pt_median=5, pt_scale=0.5, rng=rng)
+    offsets, shifts = fit_scaling(raw, NET, FEATURES, quantile=99.5, headroom_bits=2)
+    spread = np.percentile(np.abs(raw[raw[:, 0] > 0, 0] - 5), 99.5)
+    assert 2 < spread <= 3.5 and shifts[0] == -1 and offsets[0] == 5  # 2 x spread <= 31.75 / 4 < 4 x spread
     scaling = InputScaling(RAW, offsets, shifts)
-    assert saturated_fraction(scaling, raw, NET, FEATURES)[0] <= 0.005 + 1e-9
+    assert saturated_fraction(scaling, raw, NET, FEATURES)[0] == 0
 
 
 def test_rarely_present_slot_gets_the_range_default():
     rng = np.random.default_rng(2)
     raw = _slot(5_000, 0.0, pt_median=5, pt_scale=1, rng=rng)
     raw[: MIN_PRESENT - 1] = _slot(MIN_PRESENT - 1, 1.0, pt_median=50, pt_scale=1, rng=rng)
-    offsets, shifts = fit_scaling(raw, NET, FEATURES, quantile=99.5)
-    assert offsets[0] == 0 and shifts[0] == 4  # 255.5 / 16 < 31.75 < 255.5 / 8
+    offsets, shifts = fit_scaling(raw, NET, FEATURES, quantile=99.5, headroom_bits=2)
+    assert offsets[0] == 0 and shifts[0] == 4  # the whole pT word fits: 255.5 / 16 < 31.75 < 255.5 / 8
     scaling = InputScaling(RAW, offsets, shifts)
     extremes = np.array([[255.5, -69, 0, 0], [0.5, 68, 575, 0]])
     assert np.all(saturated_fraction(scaling, extremes, NET, FEATURES) == 0)
