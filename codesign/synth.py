@@ -144,19 +144,25 @@ def _mismatch_file(output: Path, path_name: str) -> Path:
 
 
 def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Raw hardware inputs: uniform over the raw range, zeros, extremes, and per-feature values whose
-    scaled image lands exactly on a rounding tie of the network's input format."""
-    raw_fmt, net_fmt = chain.scaling.raw_format, chain.graph.input_format
+    """Raw hardware inputs, about `n` + 3: uniform over the raw range, zeros, extremes, and per
+    feature values around its offset whose shifted image spans twice the network input range
+    (through saturation, with random bits below the right shift's LSB), every other one landing
+    exactly on a rounding tie of the cast where the shift allows one.  Clipped to the raw range."""
+    scaling, net_fmt = chain.scaling, chain.graph.input_format
+    raw_fmt, shifts = scaling.raw_format, scaling.shifts
     n_in = chain.graph.input_shape[-1]
     counts = [rng.integers(raw_fmt.min_int, raw_fmt.max_int, (n // 2, n_in), endpoint=True)]
     counts += [np.zeros((1, n_in)), np.full((1, n_in), raw_fmt.max_int), np.full((1, n_in), raw_fmt.min_int)]
-    drop = raw_fmt.frac - net_fmt.frac  # bits the cast removes after the shift
+    drop = max(raw_fmt.frac - net_fmt.frac, 0)  # bits the cast removes after the shift
+    span = 2 ** (net_fmt.width + drop)  # the network input range, in raw counts after the shift
+    shifted = rng.integers(-span, span, (n - n // 2, n_in))
     if drop > 0:
-        k = rng.integers(-(2 ** (net_fmt.width + 1)), 2 ** (net_fmt.width + 1), (n // 2, n_in))
-        shifted = k * 2**drop + 2 ** (drop - 1)  # a half-LSB tie after the shift
-        counts.append(chain.scaling.offsets * 2.0**raw_fmt.frac + shifted * 2.0**chain.scaling.shifts)
-    raw = raw_fmt.requantize(np.concatenate(counts), raw_fmt.frac)  # keep every vector representable
-    return raw_fmt.to_float(raw)
+        shifted[::2] = shifted[::2] // 2**drop * 2**drop + 2 ** (drop - 1)  # half-LSB ties of the cast
+    right, left = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+    below = rng.integers(0, 2**right, shifted.shape)  # bits the right shift drops (floor)
+    difference = np.where(shifts >= 0, shifted * 2.0**right + below, np.floor(shifted * 2.0**-left))
+    counts.append(scaling.offsets * 2.0**raw_fmt.frac + difference)
+    return raw_fmt.to_float(np.clip(np.concatenate(counts), raw_fmt.min_int, raw_fmt.max_int))
 
 
 def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings: Timings) -> dict:

@@ -11,16 +11,22 @@
 
 namespace codesign {
 
-// x_nn[i] = (nn_t)((raw[i] - offset[i]) >> shift[i]), without multipliers.
-// diff_t holds raw - offset exactly; the right shift keeps diff_t (bits below its LSB are dropped,
-// i.e. floor); the final assignment rounds and saturates as nn_t says.
+// x_nn[i] = (nn_t)((raw[i] - offset[i]) >> shift[i]), without multipliers; a negative shift[i] is
+// the left shift << -shift[i].
+// diff_t holds raw - offset exactly, and its left shifts (one more integer bit per bit of the
+// largest left shift); a right shift keeps diff_t (bits below its LSB are dropped, i.e. floor);
+// the final assignment rounds and saturates as nn_t says.
 template <class raw_t, class diff_t, class nn_t, int N>
 void scale_inputs(const raw_t raw[N], const int offset[N], const int shift[N], nn_t out[N]) {
 #pragma HLS INLINE
     for (int i = 0; i < N; i++) {
 #pragma HLS UNROLL
         diff_t difference = diff_t(raw[i]) - diff_t(offset[i]);
-        difference = difference >> shift[i];
+        if (shift[i] >= 0) {
+            difference = difference >> shift[i];
+        } else {
+            difference = difference << -shift[i];
+        }
         out[i] = difference;
     }
 }

@@ -4,9 +4,10 @@ These are the hand-written firmware blocks of `firmware/` (HLS C++); this module
 emulation.  The semantics are those of the HLS code, step by step:
 
 * scaling, per feature i: ``x_nn = (nn_t)((x - offset[i]) >> shift[i])`` where `x` is the raw
-  hardware input (`raw_format`), ``x - offset`` is exact (one more integer bit), the right shift
-  keeps that type (bits below its LSB are dropped, i.e. floor), and the cast to the network's
-  input format rounds and saturates as that format says.  No multipliers.
+  hardware input (`raw_format`), ``x - offset`` is exact (one more integer bit), a right shift
+  keeps that type (bits below its LSB are dropped, i.e. floor), a negative shift is the left shift
+  ``<< -shift[i]`` (exact: the difference type has that many more integer bits), and the cast to
+  the network's input format rounds and saturates as that format says.  No multipliers.
 * score: ``sum_i mu_i^2`` computed exactly, then cast once to `score_format` (the deployed
   AXOL1TL uses `ap_ufixed<18,14>`; we saturate so a huge anomaly can never wrap to a small score).
 * comparators: working point `wp` fires when ``score > threshold[wp]``, thresholds in score LSBs
@@ -15,6 +16,7 @@ emulation.  The semantics are those of the HLS code, step by step:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,8 +24,7 @@ import numpy as np
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Graph
-
-MAX_SHIFT = 15
+from codesign.fixed.scaling import DEFAULT_HEADROOM_BITS, DEFAULT_QUANTILE, MAX_SHIFT, Feature, fit_scaling
 
 
 @dataclass(frozen=True)
@@ -32,34 +33,34 @@ class InputScaling:
 
     raw_format: FixedFormat
     offsets: np.ndarray  # int64, in units of 1 (integers, as the firmware's ap_fixed<W,W> offsets)
-    shifts: np.ndarray  # int64, 0..MAX_SHIFT
+    shifts: np.ndarray  # int64, -MAX_SHIFT..MAX_SHIFT; negative = left shift
 
     def __post_init__(self) -> None:
         if self.offsets.shape != self.shifts.shape:
             raise ValueError("offsets and shifts must have one entry per input feature")
-        if np.any((self.shifts < 0) | (self.shifts > MAX_SHIFT)):
-            raise ValueError(f"shifts must lie in 0..{MAX_SHIFT}")
+        if np.any(np.abs(self.shifts) > MAX_SHIFT):
+            raise ValueError(f"shifts must lie in -{MAX_SHIFT}..{MAX_SHIFT} (a negative shift is a left shift)")
 
     @property
     def difference_format(self) -> FixedFormat:
-        """The exact type of ``x - offset``: one more integer bit than the raw input (and the offset)."""
+        """The exact type of ``x - offset`` and of its shifts: one more integer bit than the raw input
+        (and the offset), plus one per bit of the largest left shift."""
         integer = max(self.raw_format.integer, int(np.abs(self.offsets).max(initial=0)).bit_length() + 1) + 1
+        integer += max(0, -int(self.shifts.min(initial=0)))
         return FixedFormat(integer + self.raw_format.frac, integer, True)
 
     @classmethod
-    def from_data(cls, raw: np.ndarray, raw_format: FixedFormat, target_range: float) -> InputScaling:
-        """Offsets at the per-feature median; shifts so the spread (99th percentile of |x - offset|)
-        fits in `target_range` (e.g. half of the network input format's range)."""
-        offsets = np.round(np.median(raw, axis=0)).astype(np.int64)
-        spread = np.percentile(np.abs(raw - offsets), 99, axis=0)
-        shifts = np.ceil(np.log2(np.maximum(spread, 1e-9) / target_range))
-        return cls(raw_format, offsets, np.clip(shifts, 0, MAX_SHIFT).astype(np.int64))
+    def from_data(cls, raw: np.ndarray, raw_format: FixedFormat, network_format: FixedFormat,
+                  features: Sequence[Feature], quantile: float = DEFAULT_QUANTILE,
+                  headroom_bits: int = DEFAULT_HEADROOM_BITS) -> InputScaling:
+        """Offsets and shifts from the statistics of present objects (`codesign.fixed.scaling`)."""
+        return cls(raw_format, *fit_scaling(raw, network_format, features, quantile, headroom_bits))
 
     def apply(self, raw_ints: np.ndarray, network_format: FixedFormat) -> np.ndarray:
         """Raw inputs (counts of raw_format) to counts of `network_format`."""
         frac = self.raw_format.frac
         difference = np.asarray(raw_ints, np.float64) - self.offsets * 2.0**frac
-        shifted = np.floor(difference * 2.0**-self.shifts)  # arithmetic right shift
+        shifted = np.floor(difference * 2.0**-self.shifts)  # arithmetic right shift; exact left shift
         return network_format.requantize(shifted, frac)
 
 

@@ -65,6 +65,7 @@ typedef {_sum_format(chain).hls()} square_sum_t;
 typedef {score.hls()} score_t;
 
 static const int input_offset[N_TRIGGER_INPUTS] = {_array(chain.scaling.offsets)};
+// right shifts; a negative entry is a left shift (difference_t has room for the largest)
 static const int input_shift[N_TRIGGER_INPUTS] = {_array(chain.scaling.shifts)};
 // thresholds in score LSBs ({score.lsb:g}); as score_t values:
 static const score_t threshold[N_WORKING_POINTS > 0 ? N_WORKING_POINTS : 1] = {{{", ".join(repr(t * score.lsb) for t in thresholds) or "0"}}};

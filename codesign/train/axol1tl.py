@@ -1,9 +1,11 @@
 """`codesign train axol1tl`: QAT of the VAE, input scaling, thresholds and metrics, from seeds.
 
 Everything is derived from the card and its seeds: the samples (generated or taken from the
-cache), the input scaling (from the training half of the zero-bias-like background), the weights,
-the working-point thresholds (from the held-out background half, through the bit-exact trigger
-emulation) and the metrics.  The card is updated in place and written with the weights.
+cache), the input scaling (from the present objects of the training half of the zero-bias-like
+background, `codesign.fixed.scaling`), the weights, the working-point thresholds (from the
+held-out background half, through the bit-exact trigger emulation) and the metrics (including
+the fraction of present objects whose scaled inputs saturate).  The card is updated in place and
+written with the weights.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
 
     from codesign.fixed.graph import Dense
     from codesign.fixed.lower import lower_keras
+    from codesign.fixed.scaling import DEFAULT_HEADROOM_BITS, DEFAULT_QUANTILE, saturation_by_feature
     from codesign.fixed.trigger import InputScaling, TriggerChain
     from codesign.metrics import BUNCH_CROSSING_RATE_HZ, efficiency, roc_auc, threshold_for_rate
     from codesign.train.pruning import MagnitudePruning
@@ -71,8 +74,12 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
     half = len(order) // 2
     train_raw, test_raw = samples.background[order[:half]], samples.background[order[half:]]
 
-    scaling = InputScaling.from_data(train_raw, raw_format, target_range=net_format.max_value / 2)
-    card.data["inputs"]["scaling"] = {"offsets": scaling.offsets.tolist(), "shifts": scaling.shifts.tolist()}
+    features = card.features()
+    fit = card.data["inputs"].get("scaling_fit") or {}
+    scaling = InputScaling.from_data(train_raw, raw_format, net_format, features,
+                                     quantile=fit.get("quantile", DEFAULT_QUANTILE),
+                                     headroom_bits=fit.get("headroom_bits", DEFAULT_HEADROOM_BITS))
+    card.set_scaling(scaling)
 
     def network_inputs(raw: np.ndarray) -> np.ndarray:
         return net_format.to_float(scaling.apply(raw_format.quantize(raw), net_format))
@@ -115,6 +122,8 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
         "background_test_events": len(test_raw),
         "score_lsb": lsb,
         "thresholds_score_lsb": thresholds,
+        "input_saturation": {name: saturation_by_feature(scaling, raw, net_format, features)
+                             for name, raw in {"background_test": test_raw, **samples.signals}.items()},
         "signals": {},
     }
     for name, raw in samples.signals.items():

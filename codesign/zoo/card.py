@@ -12,7 +12,8 @@ import yaml
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.trigger import InputScaling, Score
+from codesign.fixed.scaling import Feature
+from codesign.fixed.trigger import MAX_SHIFT, InputScaling, Score
 
 CARD_FILE = "card.yaml"
 ENCODER_FILE = "encoder.h5"
@@ -48,12 +49,36 @@ class Card:
                            spec.get("rounding", "TRN"), spec.get("overflow", "WRAP"))
 
     def scaling(self) -> InputScaling:
+        """The input scaling: integer offsets, shifts in -MAX_SHIFT..MAX_SHIFT (negative = left shift)."""
         inputs = self.data["inputs"]
         scaling = inputs["scaling"]
+        path = self.folder / CARD_FILE
         if scaling.get("offsets") is None:
-            raise CodesignError(f"card {self.folder / CARD_FILE} has no input scaling yet; run `codesign train {self.name}`")
-        return InputScaling(self.format(inputs["raw_format"]), np.array(scaling["offsets"], np.int64),
-                            np.array(scaling["shifts"], np.int64))
+            raise CodesignError(f"card {path} has no input scaling yet; run `codesign train {self.name}`")
+        offsets, shifts = np.array(scaling["offsets"]), np.array(scaling["shifts"])
+        if offsets.shape != (inputs["size"],) or shifts.shape != (inputs["size"],):
+            raise CodesignError(f"card {path}: inputs.scaling needs {inputs['size']} offsets and shifts; "
+                                f"got {offsets.size} and {shifts.size}")
+        if not (np.array_equal(offsets, np.round(offsets)) and np.array_equal(shifts, np.round(shifts))):
+            raise CodesignError(f"card {path}: input offsets and shifts must be integers")
+        if np.any(np.abs(shifts) > MAX_SHIFT):
+            raise CodesignError(f"card {path}: input shifts must lie in -{MAX_SHIFT}..{MAX_SHIFT} "
+                                "(a negative shift is a left shift)")
+        return InputScaling(self.format(inputs["raw_format"]), offsets.astype(np.int64), shifts.astype(np.int64))
+
+    def set_scaling(self, scaling: InputScaling) -> None:
+        """Record `scaling` in the card (saved by `save`)."""
+        self.data["inputs"]["scaling"] = {"offsets": scaling.offsets.tolist(), "shifts": scaling.shifts.tolist()}
+
+    def features(self) -> list[Feature]:
+        """The feature layout of the card's view (what each input column is)."""
+        from codesign.zoo.features import view_features
+
+        features = view_features(self.data["inputs"]["view"])
+        if len(features) != self.data["inputs"]["size"]:
+            raise CodesignError(f"card {self.folder / CARD_FILE}: inputs.size {self.data['inputs']['size']} but view "
+                                f"{self.data['inputs']['view']} has {len(features)} features")
+        return features
 
     def score(self) -> Score:
         return Score(self.format(self.data["score"]["format"]))

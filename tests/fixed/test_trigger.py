@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.trigger import InputScaling, Score
+from codesign.fixed.trigger import MAX_SHIFT, InputScaling, Score
 
 RAW = FixedFormat(18, 13, True)
 NET = FixedFormat(8, 6, True, "RND_CONV", "SAT")
 
 
 def reference_scale(raw_count: int, offset: int, shift: int) -> int:
-    """(nn_t)((x - offset) >> shift) on Python integers: floor shift, then half-even round + saturate."""
+    """(nn_t)((x - offset) >> shift) on Python integers: floor shift (left for a negative shift),
+    then half-even round + saturate."""
     frac_raw, frac_net = RAW.frac, NET.frac
     difference = raw_count - (offset << frac_raw)
-    shifted = difference >> shift  # Python >> floors, as the arithmetic shift of ap_fixed
+    shifted = difference >> shift if shift >= 0 else difference << -shift  # Python >> floors, as ap_fixed's
     drop = frac_raw - frac_net
     q, r = divmod(shifted, 1 << drop)
     half = 1 << (drop - 1)
@@ -25,17 +27,22 @@ def reference_scale(raw_count: int, offset: int, shift: int) -> int:
 
 def test_scaling_matches_the_integer_reference():
     rng = np.random.default_rng(0)
+    shifts = np.concatenate([np.arange(-MAX_SHIFT, MAX_SHIFT + 1), rng.integers(-4, 8, 57 - 2 * MAX_SHIFT - 1)])
     offsets = rng.integers(-300, 300, 57)
-    shifts = rng.integers(0, 8, 57)
+    offsets[:4] = [RAW.max_int >> RAW.frac, RAW.min_int >> RAW.frac, 511, -512]  # offsets at extremes
     scaling = InputScaling(RAW, offsets, shifts)
     raw_counts = rng.integers(RAW.min_int, RAW.max_int + 1, (3000, 57))
     raw_counts[:57] = 0
     raw_counts[57:114] = RAW.max_int
     raw_counts[114:171] = RAW.min_int
+    near = rng.integers(-300, 300, (1000, 57))  # raw values around the offsets: the unsaturated range of left shifts
+    raw_counts[171:1171] = np.clip((offsets << RAW.frac) + near, RAW.min_int, RAW.max_int)
     got = scaling.apply(raw_counts, NET)
     want = np.array([[reference_scale(int(c), int(o), int(s)) for c, o, s in zip(row, offsets, shifts)] for row in raw_counts])
     np.testing.assert_array_equal(got, want)
     assert 0 < np.mean(np.abs(got) == 2**7) < 1  # some, not all, saturate
+    left = shifts < 0
+    assert np.any(got[171:1171][:, left] != 0) and np.any(np.abs(got[171:1171][:, left]) < 2**7)
 
 
 def test_difference_type_holds_the_exact_difference():
@@ -45,12 +52,19 @@ def test_difference_type_holds_the_exact_difference():
     assert fmt.frac == RAW.frac and np.all(fmt.requantize(extremes, RAW.frac) == extremes)
 
 
-def test_from_data_centres_and_shifts():
-    rng = np.random.default_rng(1)
-    raw = np.column_stack([rng.normal(100, 40, 5000), np.zeros(5000), rng.normal(-20, 2, 5000)])
-    scaling = InputScaling.from_data(np.round(raw * 2) / 2, RAW, target_range=16)
-    assert abs(scaling.offsets[0] - 100) <= 3 and scaling.offsets[1] == 0 and abs(scaling.offsets[2] + 20) <= 1
-    assert scaling.shifts[0] == 3 and scaling.shifts[1] == 0 and scaling.shifts[2] == 0
+def test_difference_type_grows_with_the_largest_left_shift():
+    base = InputScaling(RAW, np.array([511, -512, 0]), np.array([3, 0, 0])).difference_format
+    scaling = InputScaling(RAW, np.array([511, -512, 0]), np.array([3, -MAX_SHIFT, -2]))
+    fmt = scaling.difference_format
+    assert fmt.integer == base.integer + MAX_SHIFT and fmt.frac == RAW.frac
+    extremes = np.array([RAW.max_int - (-512 << RAW.frac), RAW.min_int - (511 << RAW.frac)]) << MAX_SHIFT
+    assert np.all(fmt.requantize(extremes, RAW.frac) == extremes)  # nothing wraps before the final cast
+
+
+@pytest.mark.parametrize("shift", [-MAX_SHIFT - 1, MAX_SHIFT + 1])
+def test_shift_out_of_range_is_refused(shift):
+    with pytest.raises(ValueError, match=f"-{MAX_SHIFT}..{MAX_SHIFT}"):
+        InputScaling(RAW, np.array([0]), np.array([shift]))
 
 
 def test_score_is_exact_then_cast_once_and_saturates():

@@ -50,6 +50,11 @@ def test_training_is_deterministic_and_complete(tmp_path, samples):
     assert set(on_disk["signals"]["zprime_ll"]) == {"auc_firmware", "auc_float", "efficiency_firmware",
                                                      "efficiency_float"}
     assert on_disk["signals"]["zprime_ll"]["auc_firmware"] > 0.6  # even 3 epochs separate Z' from pileup
+    # scaling from present objects: no present angle saturates, in the background or the signal
+    assert set(on_disk["input_saturation"]) == {"background_test", "zprime_ll"}
+    assert [name for sample in on_disk["input_saturation"].values() for name in sample
+            if name.endswith(("_eta", "_phi"))] == []
+    assert card.scaling().offsets[2] == 72  # MET phi centred on its 144 bins, not on zeros
 
 
 def test_unpruned_training_keeps_weights(tmp_path, samples):
