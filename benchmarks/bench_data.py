@@ -1,9 +1,12 @@
-"""Event-generation speed: events/s per process (generation, pileup, detector) and per view.
+"""Event-generation speed: events/s per process and stage, per view, and the whole `generate`.
 
-    python benchmarks/bench_data.py [--events 1000] [--pileup 60] [--processes qcd,suep]
+    python benchmarks/bench_data.py [--events 1000] [--pileup 60] [--processes qcd,suep] [--pool-events 20000]
 
-Single core figures per stage, then the full `generate` on all cores for one process, so the
-parallel scaling can be read off.  Uses a private cache folder; nothing is kept.
+Single-core figures per stage: Pythia (the primary interaction), the Level-1 simulation of whole
+crossings with pileup from the soft pool (overlay + detector, no PF), the same with PF candidates, and
+a soft zero-bias crossing (every interaction from the pool); then the views, and `generate` of zero
+bias on one and two cores.  CPU time of this process is used, so a busy machine does not bias the
+per-core figures.  Uses a private cache folder; nothing is kept.
 """
 
 from __future__ import annotations
@@ -21,68 +24,78 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1000)
     parser.add_argument("--pileup", type=float, default=60.0)
-    parser.add_argument("--processes", default=None, help="comma-separated (default: all)")
+    parser.add_argument("--pool-events", type=int, default=20_000)
+    parser.add_argument("--processes", default=None, help="comma-separated (default: all but zerobias)")
     args = parser.parse_args()
     os.environ.setdefault("CODESIGN_CACHE", tempfile.mkdtemp(prefix="codesign-bench-"))
 
     from codesign.cache import cache_dir
     from codesign.data import PROCESSES, detector, views
-    from codesign.data.generate import GenerationRequest, load_pool, pileup_pool, generate
+    from codesign.data.generate import GenerationRequest, generate
     from codesign.data.generator import PythiaGenerator, mpi_init_file
-    from codesign.data.pileup import PileupOverlay
+    from codesign.data.particles import Particles
+    from codesign.data.pileup import PileupOverlay, load_pool, pool_file
 
-    names = args.processes.split(",") if args.processes else list(PROCESSES)
+    names = args.processes.split(",") if args.processes else [n for n, p in PROCESSES.items() if not p.zero_bias]
     init_dir = cache_dir("pythia")
-    pool = load_pool(pileup_pool(1, 5000, 2, progress=True))
+    pool = load_pool(pool_file(1, args.pool_events, 2, progress=True))
     rng = np.random.default_rng(1)
-    print(f"\nsingle core, {args.events} events; events/s per stage (pileup mu = {args.pileup:g})")
-    print(f"{'process':15s} {'init s':>7s} {'pythia':>8s} {'overlay':>8s} {'detector':>9s} {'total mu=0':>11s} {'total':>8s}")
+    clock = time.process_time
+
+    def crossings(particles: Particles | None, with_pf: bool) -> tuple[float, object]:
+        """CPU seconds for overlay + detector over 100-crossing batches, and the last batch's events."""
+        n, spent, events = args.events, 0.0, None
+        overlay = PileupOverlay(pool, args.pileup, rng)
+        for start in range(0, n, 100):
+            size = min(100, n - start)
+            t0 = clock()
+            if particles is None:
+                drawn = overlay.draw(size, primary_from_pool=True, with_particles=with_pf)
+                events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng)
+            else:
+                batch = particles.slice_events(start, start + size)
+                drawn = overlay.draw(size, with_particles=with_pf)
+                deposits = detector.concatenate([detector.Deposits.of(batch), drawn.deposits])
+                muons = detector.concatenate([detector.MuonSources.of(batch), drawn.muons])
+                pf = Particles.merge(batch, drawn.particles) if with_pf else None
+                events = detector.simulate_inputs(deposits, muons, pf, drawn.n_pileup, rng)
+            spent += clock() - t0
+        return spent, events
+
+    n = args.events
+    print(f"
+single core, {n} events, pileup mu = {args.pileup:g}: events/s per stage (CPU time)")
+    print(f"{'process':15s} {'pythia':>8s} {'L1 sim':>8s} {'L1 + PF':>8s} {'total L1':>9s}")
+    t_l1, events = crossings(None, with_pf=False)
+    print(f"{'soft zero bias':15s} {'-':>8s} {n / t_l1:8.0f} {n / crossings(None, True)[0]:8.0f} {n / t_l1:9.0f}")
     for name in names:
         process = PROCESSES[name]
         mpi_init_file(process, init_dir)
-        t0 = time.perf_counter()
         generator = PythiaGenerator(process, 7, init_dir)
-        t_init = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        particles = generator.generate(args.events)
-        t_gen = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        detector.simulate(particles, np.zeros(args.events, np.int64), rng)
-        t_det0 = time.perf_counter() - t0
-        overlay = PileupOverlay(pool, args.pileup, rng)
-        t_ovl = t_det = 0.0
-        for start in range(0, args.events, 100):  # as the generator does: bounded memory
-            batch = particles.slice_events(start, start + 100)
-            t0 = time.perf_counter()
-            piled, n_pu = overlay(batch)
-            t_ovl += time.perf_counter() - t0
-            t0 = time.perf_counter()
-            events = detector.simulate(piled, n_pu, rng)
-            t_det += time.perf_counter() - t0
-        n = args.events
-        print(
-            f"{name:15s} {t_init:7.2f} {n / t_gen:8.0f} {n / t_ovl:8.0f} {n / t_det:9.0f}"
-            f" {n / (t_gen + t_det0):11.0f} {n / (t_gen + t_ovl + t_det):8.0f}"
-        )
+        t0 = clock()
+        particles, _ = generator.generate(n)
+        t_gen = clock() - t0
+        t_l1, _ = crossings(particles, with_pf=False)
+        t_pf, _ = crossings(particles, with_pf=True)
+        print(f"{name:15s} {n / t_gen:8.0f} {n / t_l1:8.0f} {n / t_pf:8.0f} {n / (t_gen + t_l1):9.0f}")
 
-    print(f"\nviews on the last sample ({events.n_events} events with pileup), events/s")
+    print(f"
+views on the last soft zero-bias batch ({events.n_events} events), events/s")
     for view in ("axol1tl", "gelato", "cicada"):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(20):
             views.VIEWS[view](events)
-        print(f"  {view:8s} {20 * events.n_events / (time.perf_counter() - t0):12.0f}")
-    t0 = time.perf_counter()
-    views.suep_images(events.pf)
-    print(f"  {'suep':8s} {events.n_events / (time.perf_counter() - t0):12.0f}")
+        print(f"  {view:8s} {20 * events.n_events / (clock() - t0):12.0f}")
 
-    name = names[0]
     with tempfile.TemporaryDirectory() as tmp:
         for jobs in (1, 2):
-            request = GenerationRequest(name, args.events * 2, pileup=args.pileup, seed=100 + jobs)
+            request = GenerationRequest("zerobias", 4 * n, pileup=args.pileup, seed=100 + jobs,
+                                        pool_events=args.pool_events, pf=False)
             t0 = time.perf_counter()
             generate(request, Path(tmp) / "out.root", jobs=jobs, use_cache=False, progress=False)
             rate = request.events / (time.perf_counter() - t0)
-            print(f"\ncodesign data generate {name} ({request.events} events, mu={args.pileup:g}, --jobs {jobs}): {rate:.0f} events/s")
+            print(f"codesign data generate zerobias ({request.events} events, mu={args.pileup:g}, no PF, "
+                  f"--jobs {jobs}): {rate:.0f} events/s wall clock")
 
 
 if __name__ == "__main__":

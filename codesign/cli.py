@@ -16,7 +16,7 @@ EXIT_USER_ERROR = 2
 def _data_generate(args: argparse.Namespace) -> None:
     from codesign.data import GenerationRequest, generate
 
-    request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events)
+    request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events, pf=not args.no_pf)
     path, cached = generate(request, args.output, jobs=args.jobs, use_cache=not args.no_cache)
     print(f"{'copied from cache' if cached else 'wrote'} {request.events} {request.process} events to {path}")
 
@@ -43,10 +43,15 @@ def _train(args: argparse.Namespace) -> None:
     card = load_card(args.model)
     if card.data.get("family") != "vae":
         raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented yet")
-    metrics = train(card, load_samples(card, jobs=args.jobs), epochs=args.epochs, verbose=2)
+    samples, raws = load_samples(card, jobs=args.jobs)
+    metrics = train(card, samples, raws, epochs=args.epochs, verbose=2)
+    for name, wp in metrics["working_points"].items():
+        r = wp["rate_hz"]
+        print(f"{name:8s} threshold {wp['threshold_lsb']:6d} LSB  rate {r['value'] / 1e3:.3g} kHz "
+              f"[{r['low'] / 1e3:.3g}, {r['high'] / 1e3:.3g}]{'  (flagged)' if wp['flagged'] else ''}")
     for name, m in metrics["signals"].items():
         print(f"{name:15s} AUC firmware {m['auc_firmware']:.3f}  float {m['auc_float']:.3f}  "
-              + "  ".join(f"eff@{wp} {eff:.3f}" for wp, eff in m["efficiency_firmware"].items()))
+              + "  ".join(f"eff@{wp} {e['value']:.3f}" for wp, e in m["efficiency_firmware"].items()))
     print(f"wrote {card.encoder_path}, {card.folder / 'card.yaml'} and metrics.json")
 
 
@@ -107,7 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--pileup", type=float, default=DEFAULT_PILEUP, help="mean pileup interactions (default %(default)s)")
     gen.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
     gen.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default %(default)s)")
-    gen.add_argument("--pool-events", type=int, default=DEFAULT_POOL_EVENTS, help="minimum-bias pileup pool size")
+    gen.add_argument("--pool-events", type=int, default=DEFAULT_POOL_EVENTS, help="soft pileup pool size (default %(default)s)")
+    gen.add_argument("--no-pf", action="store_true",
+                     help="skip the PF candidates (HLT and SUEP views); Level-1 views do not need them")
     gen.add_argument("--no-cache", action="store_true", help="neither read nor fill the sample cache")
     gen.add_argument("-o", "--output", type=Path, required=True, help="output ROOT file")
     gen.set_defaults(run=_data_generate)

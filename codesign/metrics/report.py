@@ -8,7 +8,7 @@ counts only the events it fires that no menu seed fires.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,10 +75,12 @@ def read_sample(name: str, path: Path, mapping: dict[str, Any] | None = None, mo
     return Sample(name, str(path), events, weights, scores)
 
 
-def model_working_points(model: Model, background: Sample, target_khz: Sequence[float]) -> dict[str, WorkingPoint]:
-    """Thresholds for the target rates (kHz), or the card's thresholds when there are no targets."""
+def model_working_points(model: Model, background: Sample,
+                         target_khz: Sequence[float] | Mapping[str, float]) -> dict[str, WorkingPoint]:
+    """Thresholds for the target rates (kHz; a mapping names them), or the card's thresholds without targets."""
     if target_khz:
-        return {f"{khz:g}kHz": working_point(background.scores, khz * 1e3, background.weights) for khz in target_khz}
+        targets = target_khz if isinstance(target_khz, Mapping) else {f"{khz:g}kHz": khz for khz in target_khz}
+        return {name: working_point(background.scores, khz * 1e3, background.weights) for name, khz in targets.items()}
     if not model.chain.thresholds:
         raise CodesignError(f"model {model.name} has no working-point thresholds in its card; give --target-khz")
     scan = rate_scan(background.scores, background.weights)
@@ -87,7 +89,7 @@ def model_working_points(model: Model, background: Sample, target_khz: Sequence[
 
 
 def evaluate(menu: Menu, background: Sample, signals: Sequence[Sample] = (), model: Model | None = None,
-             target_khz: Sequence[float] = ()) -> dict[str, Any]:
+             target_khz: Sequence[float] | Mapping[str, float] = ()) -> dict[str, Any]:
     """All figures of the report as a JSON-ready dict (rates in Hz)."""
     fired = menu.evaluate(background.events, background.path)
     menu_any = Menu.any_fired(fired)

@@ -1,11 +1,12 @@
 """`codesign train axol1tl`: QAT of the VAE, input scaling, thresholds and metrics, from seeds.
 
-Everything is derived from the card and its seeds: the samples (generated or taken from the
-cache), the input scaling (from the present objects of the training half of the zero-bias-like
-background, `codesign.fixed.scaling`), the weights, the working-point thresholds (from the
-held-out background half, through the bit-exact trigger emulation) and the metrics (including
-the fraction of present objects whose scaled inputs saturate).  The card is updated in place and
-written with the weights.
+Everything is derived from the card and its seeds: the samples (generated or taken from the cache),
+the input scaling (from the present objects of the training zero bias, `codesign.fixed.scaling`), the
+weights (trained on the weighted zero bias with its per-event weights), the working-point thresholds
+(from an independent *reference* zero-bias sample, through the bit-exact trigger emulation, with rate
+intervals) and the metrics: weighted AUC, efficiency and pure efficiency (events no Level-1 menu seed
+fires) with intervals for every signal, the same for the architecture trained in float, and the fraction
+of present objects whose scaled inputs saturate.  The card is updated in place and written with the weights.
 """
 
 from __future__ import annotations
@@ -17,42 +18,57 @@ from pathlib import Path
 import numpy as np
 
 from codesign.atomic import atomic_path
+from codesign.errors import CodesignError
+from codesign.metrics.report import Sample
 from codesign.zoo.card import METRICS_FILE, Card
 
 
 @dataclass
 class Samples:
-    """Raw AXOL1TL inputs (hardware units) of the background and of each signal."""
+    """The training zero bias, the independent reference zero bias (thresholds, rates) and the signals;
+    each sample's `scores` holds its raw inputs (view, hardware units) until the model scores them."""
 
-    background: np.ndarray
-    signals: dict[str, np.ndarray]
+    background: Sample
+    reference: Sample
+    signals: dict[str, Sample]
 
 
-def load_samples(card: Card, jobs: int = 2, progress: bool = True) -> Samples:
-    """Generate (or take from the cache) the samples the card asks for."""
+def read_sample(name: str, path: Path, view: str) -> tuple[Sample, np.ndarray]:
+    """A file's Level-1 objects and weights, and its raw view."""
+    from codesign.data.rootio import L1_PARTS, read_events, read_view, read_weights
+
+    return Sample(name, str(path), read_events(path, parts=L1_PARTS), read_weights(path)), read_view(path, view)
+
+
+def load_samples(card: Card, jobs: int = 2, progress: bool = True) -> tuple[Samples, dict[str, np.ndarray]]:
+    """Generate (or take from the cache) the samples the card asks for: the samples and their raw views."""
     import tempfile
 
-    from codesign.data import GenerationRequest, generate, read_view
+    from codesign.data import GenerationRequest, generate
 
     training = card.data["training"]
     view = card.data["inputs"]["view"]
-    bkg = training["background"]
+    pileup = training["background"]["pileup"]
+    requests = {
+        "background": training["background"], "reference": training["reference"],
+        **{name: {"process": name, "events": training["signal_events"], "pileup": pileup,
+                  "seed": training["background"]["seed"]} for name in training["signals"]},
+    }
+    loaded, raws = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        def sample(process: str, events: int, pileup: float, seed: int) -> np.ndarray:
-            request = GenerationRequest(process, events, pileup=pileup, seed=seed)
-            path, _ = generate(request, Path(tmp) / f"{process}.root", jobs=jobs, progress=progress)
-            return read_view(path, view)
-
-        background = sample(bkg["process"], bkg["events"], bkg["pileup"], bkg["seed"])
-        signals = {
-            name: sample(name, training["signal_events"], bkg["pileup"], bkg["seed"])
-            for name in training["signals"]
-        }
-    return Samples(background, signals)
+        for key, spec in requests.items():
+            request = GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=False)
+            path, _ = generate(request, Path(tmp) / f"{key}.root", jobs=jobs, progress=progress)
+            loaded[key], raws[key] = read_sample(key, path, view)
+    signals = {name: loaded[name] for name in training["signals"]}
+    return Samples(loaded["background"], loaded["reference"], signals), raws
 
 
-def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int = 0) -> dict:
-    """Train the card's model on `samples`, write weights, card and metrics; return the metrics."""
+def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int | None = None,
+          verbose: int = 0) -> dict:
+    """Train the card's model, write weights, card and metrics; return the metrics.
+
+    `raws` holds the raw inputs of every sample under the keys `background`, `reference` and the signal names."""
     import keras
     import tensorflow as tf
 
@@ -60,23 +76,27 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
     from codesign.fixed.lower import lower_keras
     from codesign.fixed.scaling import DEFAULT_HEADROOM_BITS, DEFAULT_QUANTILE, saturation_by_feature
     from codesign.fixed.trigger import InputScaling, TriggerChain
-    from codesign.metrics import BUNCH_CROSSING_RATE_HZ, efficiency, roc_auc, threshold_for_rate
+    from codesign.metrics.menu import load_menu
+    from codesign.metrics.rates import roc_auc, working_point
+    from codesign.metrics.report import Model, evaluate
+    from codesign.metrics.stats import effective_count, fraction
     from codesign.train.pruning import MagnitudePruning
     from codesign.zoo import axol1tl
 
     training = card.data["training"]
     epochs = training["epochs"] if epochs is None else epochs
+    if epochs < 1:
+        raise CodesignError(f"--epochs must be >= 1, got {epochs}; nothing was written")
     raw_format = card.format(card.data["inputs"]["raw_format"])
     net_format = card.format(card.data["inputs"]["network_format"])
-
     rng = np.random.default_rng(training["seed"])
-    order = rng.permutation(len(samples.background))
-    half = len(order) // 2
-    train_raw, test_raw = samples.background[order[:half]], samples.background[order[half:]]
+    train_raw, train_w = raws["background"], samples.background.weights
+    # the scaling is fitted on an unweighted resample that follows the zero bias' weights
+    resample = rng.choice(len(train_raw), size=len(train_raw), p=train_w / train_w.sum())
 
     features = card.features()
     fit = card.data["inputs"].get("scaling_fit") or {}
-    scaling = InputScaling.from_data(train_raw, raw_format, net_format, features,
+    scaling = InputScaling.from_data(train_raw[resample], raw_format, net_format, features,
                                      quantile=fit.get("quantile", DEFAULT_QUANTILE),
                                      headroom_bits=fit.get("headroom_bits", DEFAULT_HEADROOM_BITS))
     card.set_scaling(scaling)
@@ -84,7 +104,8 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
     def network_inputs(raw: np.ndarray) -> np.ndarray:
         return net_format.to_float(scaling.apply(raw_format.quantize(raw), net_format))
 
-    x_train = network_inputs(train_raw)
+    order = rng.permutation(len(train_raw))  # validation_split takes the last 10%: shuffle first
+    x_train, sample_weight = network_inputs(train_raw[order]), train_w[order] / train_w.mean()
     models = {}
     for quantized in (True, False):
         keras.utils.set_random_seed(training["seed"])
@@ -94,45 +115,56 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
         sparsity = card.data["quantization"]["pruning"]["final_sparsity"]
         dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
         callbacks = [MagnitudePruning(dense, sparsity, epochs)] if sparsity > 0 else []
-        vae.fit(x_train, x_train, epochs=epochs, batch_size=training["batch_size"], shuffle=True,
-                validation_split=0.1, verbose=verbose, callbacks=callbacks)
+        vae.fit(x_train, x_train, sample_weight=sample_weight, epochs=epochs, batch_size=training["batch_size"],
+                shuffle=True, validation_split=0.1, verbose=verbose, callbacks=callbacks)
         models["qat" if quantized else "float"] = encoder
 
     graph, _ = lower_keras(models["qat"])
     chain = TriggerChain(scaling, graph, card.score())
-
-    def firmware_score(raw: np.ndarray) -> np.ndarray:
-        return chain.emulate(raw)["score"]
+    model = Model(card.name, chain, card.data["inputs"]["view"])
 
     def float_score(raw: np.ndarray) -> np.ndarray:
         mu = models["float"].predict(network_inputs(raw), batch_size=8192, verbose=0)
         return np.sum(mu.astype(np.float64) ** 2, axis=1)
 
-    lsb = chain.score.format.lsb
-    bkg_fw, bkg_float = firmware_score(test_raw), float_score(test_raw)
-    rates = card.data["working_points"]["rate_khz"]
-    thresholds = {wp: int(round(threshold_for_rate(bkg_fw, khz * 1e3) / lsb)) for wp, khz in rates.items()}
-    float_thresholds = {wp: threshold_for_rate(bkg_float, khz * 1e3) for wp, khz in rates.items()}
-    card.data["working_points"]["thresholds"] = thresholds
+    reference, signals = samples.reference, list(samples.signals.values())
+    for sample in (reference, *signals):
+        sample.scores = model.scores(raws[sample.name])
+    targets = card.data["working_points"]["rate_khz"]
+    report = evaluate(load_menu(), reference, signals, model, target_khz=targets)
+    points = report["model"]["working_points"]
+    card.data["working_points"]["thresholds"] = {wp["name"]: wp["threshold_lsb"] for wp in points}
 
+    float_reference = float_score(raws["reference"])
+    float_thresholds = {name: working_point(float_reference, khz * 1e3, reference.weights).threshold
+                        for name, khz in targets.items()}
     metrics = {
-        "bunch_crossing_rate_hz": BUNCH_CROSSING_RATE_HZ,
+        "source": "codesign train: thresholds, rates and efficiencies on the reference zero bias and signal samples"
+                  " of the card, through the bit-exact trigger emulation (firmware) or the float model",
+        "bunch_crossing_rate_hz": report["bunch_crossing_rate_hz"],
+        "confidence": report["confidence"],
         "zero_weight_fraction": float(np.mean(np.concatenate(
             [op.weight.ravel() for op in graph.ops if isinstance(op, Dense)]) == 0)),  # after quantization
-        "background_test_events": len(test_raw),
-        "score_lsb": lsb,
-        "thresholds_score_lsb": thresholds,
-        "input_saturation": {name: saturation_by_feature(scaling, raw, net_format, features)
-                             for name, raw in {"background_test": test_raw, **samples.signals}.items()},
+        "background": {key: {"events": len(s.weights), "effective_events": effective_count(s.weights)}
+                       for key, s in (("training", samples.background), ("reference", reference))},
+        "score_lsb": model.lsb,
+        "menu": report["menu"],
+        "working_points": {wp["name"]: {k: wp[k] for k in ("threshold_lsb", "rate_hz", "pure_rate_hz", "flagged")}
+                           for wp in points},
+        "input_saturation": {name: saturation_by_feature(scaling, raws[name], net_format, features)
+                             for name in ("reference", *samples.signals)},
         "signals": {},
     }
-    for name, raw in samples.signals.items():
-        fw, fl = firmware_score(raw), float_score(raw)
-        metrics["signals"][name] = {
-            "auc_firmware": roc_auc(bkg_fw, fw),
-            "auc_float": roc_auc(bkg_float, fl),
-            "efficiency_firmware": {wp: efficiency(fw, t * lsb) for wp, t in thresholds.items()},
-            "efficiency_float": {wp: efficiency(fl, float_thresholds[wp]) for wp in rates},
+    for sample in signals:
+        fl = float_score(raws[sample.name])
+        metrics["signals"][sample.name] = {
+            "events": len(sample.weights),
+            "auc_firmware": report["signals"][sample.name]["auc"],
+            "auc_float": roc_auc(float_reference, fl, reference.weights, sample.weights),
+            "menu_efficiency": report["signals"][sample.name]["menu_efficiency"],
+            "efficiency_firmware": {wp["name"]: wp["signals"][sample.name]["efficiency"] for wp in points},
+            "pure_efficiency_firmware": {wp["name"]: wp["signals"][sample.name]["pure_efficiency"] for wp in points},
+            "efficiency_float": {name: fraction(fl > t, sample.weights).as_dict() for name, t in float_thresholds.items()},
         }
     _write(card, models["qat"], metrics)
     return metrics

@@ -8,8 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from codesign.data import read_view
-from codesign.train.axol1tl import Samples, train
+from codesign.train.axol1tl import Samples, read_sample, train
 from codesign.zoo import load_card
 from codesign.zoo.card import models_dir
 from codesign.zoo.loading import load_model
@@ -17,9 +16,12 @@ from tests.conftest import TEST_PILEUP
 
 
 @pytest.fixture(scope="module")
-def samples(sample) -> Samples:
-    return Samples(read_view(sample("minbias", TEST_PILEUP), "axol1tl"),
-                   {"zprime_ll": read_view(sample("zprime_ll"), "axol1tl")})
+def samples(sample) -> tuple[Samples, dict]:
+    files = {"background": sample("minbias", TEST_PILEUP), "reference": sample("zerobias", TEST_PILEUP),
+             "zprime_ll": sample("zprime_ll")}
+    loaded = {key: read_sample(key, path, "axol1tl") for key, path in files.items()}
+    samples = Samples(loaded["background"][0], loaded["reference"][0], {"zprime_ll": loaded["zprime_ll"][0]})
+    return samples, {key: raw for key, (_, raw) in loaded.items()}
 
 
 def _tiny_card(folder, sparsity: float):
@@ -38,7 +40,7 @@ def test_training_is_deterministic_and_complete(tmp_path, samples):
     graphs = []
     for run in ("a", "b"):
         card = _tiny_card(tmp_path / run, sparsity=0.5)
-        metrics = train(card, samples)
+        metrics = train(card, *samples)
         graphs.append(load_model(tmp_path / run).graph.to_json())
     assert graphs[0] == graphs[1]
     card = load_card(tmp_path / "a")
@@ -47,17 +49,23 @@ def test_training_is_deterministic_and_complete(tmp_path, samples):
     assert thresholds["Tight"] >= thresholds["Medium"] >= thresholds["Loose"]
     assert 0.45 <= metrics["zero_weight_fraction"] <= 0.7
     on_disk = json.loads((tmp_path / "a" / "metrics.json").read_text())
-    assert set(on_disk["signals"]["zprime_ll"]) == {"auc_firmware", "auc_float", "efficiency_firmware",
-                                                     "efficiency_float"}
-    assert on_disk["signals"]["zprime_ll"]["auc_firmware"] > 0.6  # even 3 epochs separate Z' from pileup
+    signal = on_disk["signals"]["zprime_ll"]
+    assert set(signal) == {"events", "auc_firmware", "auc_float", "menu_efficiency", "efficiency_firmware",
+                           "pure_efficiency_firmware", "efficiency_float"}
+    assert signal["auc_firmware"] > 0.6  # even 3 epochs separate Z' from zero bias
+    for wp, efficiency in signal["efficiency_firmware"].items():
+        assert efficiency["low"] <= efficiency["value"] <= efficiency["high"]
+        assert signal["pure_efficiency_firmware"][wp]["value"] <= efficiency["value"]
+    for wp in on_disk["working_points"].values():  # 300 reference events cannot pin a kHz rate
+        assert wp["flagged"] and wp["pure_rate_hz"]["value"] <= wp["rate_hz"]["value"]
     # scaling from present objects: no present angle saturates, in the background or the signal
-    assert set(on_disk["input_saturation"]) == {"background_test", "zprime_ll"}
+    assert set(on_disk["input_saturation"]) == {"reference", "zprime_ll"}
     assert [name for sample in on_disk["input_saturation"].values() for name in sample
             if name.endswith(("_eta", "_phi"))] == []
     assert card.scaling().offsets[2] == 72  # MET phi centred on its 144 bins, not on zeros
 
 
 def test_unpruned_training_keeps_weights(tmp_path, samples):
-    metrics = train(_tiny_card(tmp_path / "dense", sparsity=0.0), samples)
+    metrics = train(_tiny_card(tmp_path / "dense", sparsity=0.0), *samples)
     assert metrics["zero_weight_fraction"] < 0.4  # only weights that quantize to zero (6 bits)
     assert np.isfinite(metrics["signals"]["zprime_ll"]["auc_float"])

@@ -1,0 +1,99 @@
+"""Zero-bias quality: menu rates from two pool seeds, slot medians vs the deployed AXOL1TL v4, tail shares.
+
+    python benchmarks/bench_zerobias.py [--events 100000] [--files A.root B.root] [--xsec]
+
+Two zero-bias samples with different seeds (hence different soft pools) give the built-in menu's rates
+with 68% intervals, their pull, and the Run-3 anchors; the slot medians of present objects are compared
+with the v4 offsets (medians of real zero bias); for every seed, the largest share of its weighted rate
+led by one reused pool interaction.  `--xsec` recomputes the p̂T-slice cross sections of
+`codesign.data.zerobias.QCD_SLICES` with Pythia.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+#: Medians of real zero bias per AXOL1TL slot (GeV), from the deployed v4 offsets.
+V4_MEDIANS = {"MET": (0, 18.0), "eg1": (3, 7.0), "eg2": (6, 4.5), "eg3": (9, 4.0), "eg4": (12, 3.0),
+              "mu1": (15, 5.0), "mu2": (18, 3.0), "mu3": (21, 3.0), "mu4": (24, 3.0),
+              **{f"jet{i + 1}": (27 + 3 * i, m) for i, m in enumerate((29, 22, 17.5, 13.5, 11, 10.5, 10, 9, 9, 8))}}
+
+
+def cross_sections(events: int) -> None:
+    import pythia8mc
+
+    from codesign.data.zerobias import QCD_SLICES
+
+    print(f"{'slice (GeV)':>14s} {'sigma mb (table)':>17s} {'sigma mb (now)':>15s} {'error':>9s}")
+    for low, high, table in QCD_SLICES:
+        pythia = pythia8mc.Pythia("", False)
+        for line in ("Beams:eCM = 13600.", "HardQCD:all = on", f"PhaseSpace:pTHatMin = {low:g}",
+                     f"PhaseSpace:pTHatMax = {high:g}", "PartonLevel:all = off", "HadronLevel:all = off",
+                     "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", "Random:seed = 1"):
+            pythia.readString(line)
+        pythia.init()
+        for _ in range(events):
+            pythia.next()
+        info = pythia.infoPython()
+        print(f"{low:6g}-{high:<7g} {table:17.4e} {info.sigmaGen():15.4e} {info.sigmaErr():9.1e}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=100_000)
+    parser.add_argument("--pileup", type=float, default=60.0)
+    parser.add_argument("--files", nargs=2, type=Path, help="two existing zero-bias files instead of generating")
+    parser.add_argument("--xsec", action="store_true", help="recompute the QCD slice cross sections")
+    args = parser.parse_args()
+    if args.xsec:
+        cross_sections(50_000)
+        return
+
+    from codesign.data import GenerationRequest, generate, read_events, read_view
+    from codesign.data.zerobias import tail_shares
+    from codesign.metrics.menu import Menu, load_menu
+    from codesign.metrics.rates import rate
+
+    files = args.files
+    if files is None:
+        folder = Path(tempfile.mkdtemp(prefix="codesign-zb-"))
+        files = [generate(GenerationRequest("zerobias", args.events, pileup=args.pileup, seed=seed, pf=False),
+                          folder / f"zb{seed}.root", jobs=2)[0] for seed in (1, 2)]
+    menu = load_menu()
+    results = []
+    for path in files:
+        events = read_events(path)
+        fired = menu.evaluate(events, str(path))
+        results.append((events, fired, {name: rate(passed, events.weight) for name, passed in fired.items()}))
+        results[-1][2]["menu OR"] = rate(Menu.any_fired(fired), events.weight)
+    print(f"\nmenu rates, kHz [68%], files {files[0].name} and {files[1].name}")
+    print(f"{'seed':22s} {'A':>24s} {'B':>24s} {'pull':>6s} {'anchor':>7s} {'pool share A/B':>15s}")
+    anchors = {seed.name: seed.anchor_khz for seed in menu.seeds}
+    for name in results[0][2]:
+        a, b = results[0][2][name], results[1][2][name]
+        sigma = np.hypot((a.high - a.low) / 2, (b.high - b.low) / 2)
+        pull = (a.value - b.value) / sigma if sigma > 0 else 0.0
+        shares = "/".join(f"{tail_shares(ev.weight, fired[name], ev.lead_interaction).pool_share:.1%}"
+                          for ev, fired, _ in results) if name in results[0][1] else ""
+        anchor = f"{anchors[name]:g}" if anchors.get(name) else "-"
+        print(f"{name:22s} {_fmt(a):>24s} {_fmt(b):>24s} {pull:6.2f} {anchor:>7s} {shares:>15s}")
+
+    x = read_view(files[1], "axol1tl")
+    soft = results[1][0].pthat == 0
+    print(f"\nslot medians of present objects (soft crossings of {files[1].name}) vs v4 offsets, GeV")
+    for name, (column, v4) in V4_MEDIANS.items():
+        present = x[soft, column][x[soft, column] > 0]
+        median = float(np.median(present)) if len(present) else float("nan")
+        print(f"  {name:6s} {median:6.1f}  v4 {v4:5.1f}  ratio {median / v4:5.2f}  present in {len(present) / soft.sum():6.1%}")
+
+
+def _fmt(estimate) -> str:
+    return f"{estimate.value / 1e3:.3g} [{estimate.low / 1e3:.3g}, {estimate.high / 1e3:.3g}]"
+
+
+if __name__ == "__main__":
+    main()
