@@ -32,4 +32,7 @@ def describe(path: Path, mapping: dict[str, Any] | None = None) -> str:
             )
         lines.append(f"  MET {events.met_pt.mean():.1f} GeV, region ET sum {events.regions.sum(axis=(1, 2)).mean():.0f} GeV,"
                      f" pileup {events.n_pileup.mean():.1f}")
+        w = events.weight
+        if np.ptp(w) > 0:
+            lines.append(f"weighted: {w.sum() ** 2 / (w**2).sum():.0f} effective events (means above are unweighted)")
     return "\n".join(lines)
