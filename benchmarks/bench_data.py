@@ -63,8 +63,7 @@ def main() -> None:
         return spent, events
 
     n = args.events
-    print(f"
-single core, {n} events, pileup mu = {args.pileup:g}: events/s per stage (CPU time)")
+    print(f"\nsingle core, {n} events, pileup mu = {args.pileup:g}: events/s per stage (CPU time)")
     print(f"{'process':15s} {'pythia':>8s} {'L1 sim':>8s} {'L1 + PF':>8s} {'total L1':>9s}")
     t_l1, events = crossings(None, with_pf=False)
     print(f"{'soft zero bias':15s} {'-':>8s} {n / t_l1:8.0f} {n / crossings(None, True)[0]:8.0f} {n / t_l1:9.0f}")
@@ -79,8 +78,7 @@ single core, {n} events, pileup mu = {args.pileup:g}: events/s per stage (CPU ti
         t_pf, _ = crossings(particles, with_pf=True)
         print(f"{name:15s} {n / t_gen:8.0f} {n / t_l1:8.0f} {n / t_pf:8.0f} {n / (t_gen + t_l1):9.0f}")
 
-    print(f"
-views on the last soft zero-bias batch ({events.n_events} events), events/s")
+    print(f"\nviews on the last soft zero-bias batch ({events.n_events} events), events/s")
     for view in ("axol1tl", "gelato", "cicada"):
         t0 = clock()
         for _ in range(20):
