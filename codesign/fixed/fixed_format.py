@@ -109,12 +109,17 @@ class FixedFormat:
         """
         counts = np.asarray(counts)
         if counts.dtype.kind in "iuO":
-            return self._int_requantize(counts, frac)
+            out = self._int_requantize(counts, frac)
+            return out.astype(np.int64) if counts.dtype != object and self.width <= INT64_BITS else out
         scaled = counts.astype(np.float64) * 2.0 ** (self.frac - frac)  # exact: power of two
         return self._overflow(self._round(scaled) if frac > self.frac else scaled)
 
     def _int_requantize(self, counts: np.ndarray, frac: int) -> np.ndarray:
         drop = frac - self.frac
+        if drop < 0 and counts.dtype != object and counts.size:
+            largest = int(np.abs(counts).max())
+            if largest.bit_length() - drop > INT64_BITS:  # the left shift would overflow int64
+                counts = counts.astype(object)
         if drop <= 0:
             scaled = counts << -drop
         else:
