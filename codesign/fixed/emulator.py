@@ -23,7 +23,8 @@ def emulate_ints(graph: Graph, x_counts: np.ndarray, threads: int = 2) -> np.nda
     """Run `graph` on inputs given as counts of `graph.input_format`; returns the output counts
     (int64, or Python integers in an object array when the output format is wider than 62 bits)."""
     dtype = count_dtype(graph.max_width)
-    x = np.asarray(x_counts).astype(dtype)
+    x = np.asarray(x_counts)
+    x = x.astype(dtype) if dtype == np.float64 else x.astype(np.int64).astype(dtype)  # integer counts, never floats
     # one BLAS thread per chunk: our threads already use the cores, nested BLAS threads only contend
     with threadpool_limits(1, user_api="blas"):
         if len(x) <= CHUNK_EVENTS or threads <= 1:

@@ -5,7 +5,9 @@ float64 (exact up to 53 significant bits, where Keras' float32 would round), and
 the model's own QKeras quantizer.  QKeras quantizers compute in float32, so each float64 value `v` is
 handed to them as a float32 that quantizes exactly like `v`: `v` itself when float32 holds it, else
 its float32 neighbour with an odd mantissa (rounding boundaries, multiples of half an LSB, have even
-mantissas, so no boundary lies between `v` and that neighbour for quantizers up to ~21 bits).
+mantissas, so no boundary lies between `v` and that neighbour for quantizers up to ~21 bits).  Values
+beyond four times a quantizer's range are first clipped to that (its result saturates either way):
+QKeras' straight-through ``x + (q(x) - x)`` in float32 would lose the result's low bits for huge `x`.
 BatchNormalization is float64 ``(x - mean) / sqrt(var + eps) * gamma + beta``.
 """
 
@@ -65,7 +67,8 @@ def _activation(fn, values: np.ndarray) -> np.ndarray:
     if hasattr(fn, "bits"):  # a QKeras quantizer
         import tensorflow as tf
 
-        return np.asarray(fn(tf.constant(as_float32(values))), dtype=np.float64)
+        bound = 2.0 ** (int(fn.integer) + 2)  # beyond the range either way: the result saturates
+        return np.asarray(fn(tf.constant(as_float32(np.clip(values, -bound, bound)))), dtype=np.float64)
     raise CodesignError(f"activation {name} has no float64 QKeras reference")
 
 

@@ -62,6 +62,7 @@ def test_three_16_bit_dense_layers_are_exact(final_quantizer):
     got = emulate_ints(graph, x)
     want = exact_reference(graph, x)
     assert [[Fraction(int(v)) for v in row] for row in got.tolist()] == want
+    assert np.array_equal(emulate_ints(graph, x.astype(np.float64)), got)  # counts as floats (`emulate`) too
 
 
 def test_int64_and_float_paths_agree_where_both_are_exact():
