@@ -12,9 +12,11 @@ from codesign.zoo.loading import LoadedModel, load_model
 
 
 def read_inputs(path: Path, model: LoadedModel, mapping: Path | None = None) -> np.ndarray:
-    """Input vectors from a `.npy` of shape (N, n_inputs) or a ROOT file (through the branch mapping)."""
+    """Input vectors, shaped (N, *input_shape), from a `.npy` of shape (N, *input_shape) or its flattened
+    form (N, n_inputs), or from a ROOT file (through the branch mapping)."""
     path = Path(path)
-    n_in = model.graph.input_shape[-1]
+    shape = tuple(model.graph.input_shape)
+    n_in = int(np.prod(shape))
     if path.suffix == ".root":
         if model.card is None:
             raise CodesignError("ROOT input needs a zoo model (its card names the view); give a .npy for a .h5 model")
@@ -26,10 +28,16 @@ def read_inputs(path: Path, model: LoadedModel, mapping: Path | None = None) -> 
             raise CodesignError(f"input file {path} does not exist")
         x = np.load(path)
     else:
-        raise CodesignError(f"input {path} must be a .npy array of shape (N, {n_in}) or a .root file")
-    if x.ndim != 2 or x.shape[1] != n_in:
-        raise CodesignError(f"input {path} has shape {x.shape}; model {model.name} needs (N, {n_in})")
-    return x.astype(np.float64)
+        raise CodesignError(f"input {path} must be a .npy array of shape {_shapes(shape)} or a .root file")
+    if x.ndim < 2 or x.shape[1:] not in (shape, (n_in,)):
+        raise CodesignError(f"input {path} has shape {x.shape}; model {model.name} needs {_shapes(shape)}")
+    return x.astype(np.float64).reshape(len(x), *shape)
+
+
+def _shapes(shape: tuple[int, ...]) -> str:
+    """The accepted input shapes, for messages: (N, *shape) or its flattened form."""
+    flat = f"(N, {int(np.prod(shape))})"
+    return flat if len(shape) == 1 else f"(N, {', '.join(map(str, shape))}) or {flat}"
 
 
 def emulate_model(model: LoadedModel, x: np.ndarray) -> np.ndarray:

@@ -77,9 +77,9 @@ class RTLProject:
         """Counts of the output format, shaped (events, *output_shape), from `model_out` words."""
         return unpack_fields(self.output_fields, words).reshape(len(words), *self.output_shape)
 
-    def predict_ints(self, x_ints: np.ndarray, n_threads: int = -1) -> np.ndarray:
-        """The pipeline, stage by stage, in da4ml's C++ interpreter: input counts to output counts."""
-        return run_logic(self.pipeline, self.graph, x_ints, n_threads)
+    def predict_ints(self, x_ints: np.ndarray) -> np.ndarray:
+        """The pipeline, stage by stage, in the exact interpreter (`codesign.rtl.interpret`): counts to counts."""
+        return run_logic(self.pipeline, self.graph, x_ints)
 
 
 def latency_cutoff(clock_mhz: float, adder_delay_ns: float = ADDER_DELAY_NS) -> int:

@@ -23,7 +23,7 @@ from codesign.cache import cache_dir, cache_key
 from codesign.errors import CodesignError
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
 from codesign.verify.runner import SIMULATORS, rtl_sources, simulate
 
 N_SAVED = 100
@@ -178,9 +178,10 @@ def graph_from_json(text: str) -> Graph:
     data = json.loads(text)
     ops = []
     for op in data["ops"]:
-        if op["type"] == "Dense":
-            ops.append(Dense(op["name"], np.array(op["weight"], np.int64), FixedFormat(**op["weight_format"]),
-                             np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"])))
+        if op["type"] in ("Dense", "Scale"):
+            kind = Dense if op["type"] == "Dense" else Scale
+            ops.append(kind(op["name"], np.array(op["weight"], np.int64), FixedFormat(**op["weight_format"]),
+                            np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"])))
         elif op["type"] == "Quantize":
             ops.append(Quantize(op["name"], FixedFormat(**op["output_format"]), op["relu"]))
         else:
