@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.atomic import atomic_path
+from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
 from codesign.fixed.emulator import emulate, emulate_ints
 from codesign.zoo.card import METRICS_FILE
@@ -64,17 +64,19 @@ def synthesize(
     fpga = get_part(part)  # an unknown part fails before any work
     if vectors < 1:
         raise CodesignError(f"--vectors must be positive, got {vectors}")
+    if output is not None:
+        check_output(output, folder=True)  # before any work
     timings = Timings()
     with timings.stage("load"):
         model = load_model(target)
     output = Path(output) if output else default_output(model.name, fpga.name)
-    output.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    with atomic_path(output) as tmp:
+    with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
         report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
+        _retarget(tmp, output)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
         (tmp / "report.md").write_text(_markdown(report))
     report["project"] = str(output)
@@ -111,6 +113,10 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
             save_to=_mismatch_file(output, "rtl"),
         )
+    with timings.stage("lint"):
+        from codesign.verify.runner import lint, rtl_sources
+
+        lint(rtl_sources(rtl.top_file.parent), rtl.module)  # the interpreter check does not compile the RTL
     bad = {name: result for name, result in checks.items() if not result.equal}
     if bad:
         raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
@@ -136,6 +142,13 @@ def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, output: Path):
     want_all = np.column_stack([want["network"], want["score"], *[want[wp] for wp in working_points]])
     got_all = np.column_stack([got["network"], got["score"], got["pass"]])
     return compare(want_all, got_all, raw, save_to=_mismatch_file(output, "trigger"))
+
+
+def _retarget(tmp: Path, output: Path) -> None:
+    """Point the paths the tools wrote into the project (hls4ml's OutputDir) at its final place."""
+    config = tmp / "hls" / "hls4ml_config.yml"
+    if config.is_file():
+        config.write_text(config.read_text().replace(str(tmp.absolute()), str(output.absolute())))
 
 
 def _mismatch_file(output: Path, path_name: str) -> Path:

@@ -45,6 +45,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
     "weight": "weight",  # optional: foreign files without it are unweighted
     "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
 }
+_OPTIONAL = ("n_pileup", "weight", "views")  # mapping keys that may be null
 #: What each view is built from.
 VIEW_INPUTS = {
     "axol1tl": ("met", "egamma", "muon", "jet"),
@@ -147,6 +148,10 @@ def load_mapping(path: Path | None) -> dict[str, Any]:
     for key, value in user.items():
         if key not in mapping:
             raise CodesignError(f"branch mapping {path}: unknown key {key!r}; known: {', '.join(mapping)}")
+        want = type(DEFAULT_MAPPING[key])
+        if not isinstance(value, want) and not (value is None and key in _OPTIONAL):
+            raise CodesignError(f"branch mapping {path}: {key!r} is {type(value).__name__} {value!r}, it must be a "
+                                f"{'mapping' if want is dict else 'branch name'} (see docs/data.md)")
         mapping[key] = value
     return mapping
 
@@ -168,30 +173,38 @@ def open_tree(path: Path, tree: str = TREE):
 
 def read_metadata(path: Path) -> dict[str, Any]:
     """The generation metadata of a file written by codesign (empty for foreign files)."""
-    with uproot.open(path) as file:
-        if METADATA_KEY not in file:
-            return {}
-        return json.loads(str(file[METADATA_KEY]))
+    try:
+        with uproot.open(path) as file:
+            if METADATA_KEY not in file:
+                return {}
+            metadata = json.loads(str(file[METADATA_KEY]))
+    except Exception as err:  # uproot raises many types for damaged files
+        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
+    if not isinstance(metadata, dict):
+        raise CodesignError(f"{path}: the {METADATA_KEY} entry is not a JSON object; regenerate the file")
+    return metadata
 
 
 def read_view(
-    path: Path, view: str, mapping: dict[str, Any] | None = None, entry_stop: int | None = None
+    path: Path, view: str, mapping: dict[str, Any] | None = None, entry_stop: int | None = None,
+    entry_start: int = 0,
 ) -> np.ndarray | Collection:
-    """Read one trigger view (`axol1tl`, `gelato`, `cicada`, `hlt` or `suep`) from a ROOT file."""
+    """Read one trigger view (`axol1tl`, `gelato`, `cicada`, `hlt` or `suep`) of the events
+    [entry_start, entry_stop) of a ROOT file."""
     if view not in VIEW_INPUTS:
         raise CodesignError(f"unknown view {view!r}; choose one of: {', '.join(VIEW_INPUTS)}")
     mapping = mapping or DEFAULT_MAPPING
     tree = open_tree(path, mapping["tree"])
     view_branch = (mapping.get("views") or {}).get(view)
     if view_branch and view_branch in tree:
-        array = _read(tree, view_branch, path, entry_stop, library="np")
+        array = _read(tree, view_branch, path, (entry_start, entry_stop), library="np")
         expected = VIEW_SHAPES[view]
         if array.shape[1:] != expected:
             raise CodesignError(
                 f"branch {view_branch!r} of {path} has per-event shape {array.shape[1:]}, the {view} view needs {expected}"
             )
         return array
-    events = _read_events(tree, path, mapping, VIEW_INPUTS[view], entry_stop)
+    events = _read_events(tree, path, mapping, VIEW_INPUTS[view], (entry_start, entry_stop))
     if view == "hlt":
         return events.pf
     if view == "suep":
@@ -206,7 +219,7 @@ def read_weights(path: Path, mapping: dict[str, Any] | None = None, entry_stop: 
     tree = open_tree(path, mapping["tree"])
     branch = mapping.get("weight")
     if branch and branch in tree:
-        weights = np.asarray(_read(tree, branch, path, entry_stop, "np"), np.float64)
+        weights = np.asarray(_read(tree, branch, path, (0, entry_stop), "np"), np.float64)
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise CodesignError(f"branch {branch!r} of {path} holds negative or non-finite weights")
         return weights
@@ -218,29 +231,35 @@ def read_events(path: Path, mapping: dict[str, Any] | None = None, entry_stop: i
     """All collections of a file as :class:`Events` (physical units)."""
     mapping = mapping or DEFAULT_MAPPING
     tree = open_tree(path, mapping["tree"])
-    return _read_events(tree, path, mapping, ("met", *_L1_COLLECTIONS, "pf", "regions"), entry_stop)
+    return _read_events(tree, path, mapping, ("met", *_L1_COLLECTIONS, "pf", "regions"), (0, entry_stop))
 
 
-def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) -> Events:
-    n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+def num_entries(path: Path, mapping: dict[str, Any] | None = None) -> int:
+    """The number of events in the file's tree."""
+    return open_tree(path, (mapping or DEFAULT_MAPPING)["tree"]).num_entries
+
+
+def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entries: tuple[int, int | None]) -> Events:
+    start, stop = entries
+    n = max(0, (tree.num_entries if stop is None else min(stop, tree.num_entries)) - start)
     empty = Collection(np.zeros(n, np.int64), *(np.zeros(0),) * 3, {k: np.zeros(0) for k in PF_EXTRA})
     parts: dict[str, Any] = {c: empty for c in (*_L1_COLLECTIONS, "pf")}
     parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32))
     pileup_branch = mapping.get("n_pileup")
     if pileup_branch and pileup_branch in tree:
-        parts["n_pileup"] = _read(tree, pileup_branch, path, entry_stop, "np").astype(np.int32)
+        parts["n_pileup"] = _read(tree, pileup_branch, path, entries, "np").astype(np.int32)
     for item in needed:
         if item == "met":
             for key in ("pt", "phi"):
-                parts[f"met_{key}"] = _read(tree, _mapped(mapping, "met", key), path, entry_stop, "np").astype(np.float64)
+                parts[f"met_{key}"] = _read(tree, _mapped(mapping, "met", key), path, entries, "np").astype(np.float64)
         elif item == "regions":
-            regions = _read(tree, _mapped(mapping, "regions"), path, entry_stop, "np")
+            regions = _read(tree, _mapped(mapping, "regions"), path, entries, "np")
             if regions.shape[1:] != (18, 14):
                 raise CodesignError(f"branch {mapping['regions']!r} of {path} has per-event shape {regions.shape[1:]}, regions need (18, 14)")
             parts["regions"] = regions.astype(np.float64)
         else:
             keys = ("pt", "eta", "phi", *(PF_EXTRA if item == "pf" else ()))
-            columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entry_stop, "ak") for k in keys}
+            columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entries, "ak") for k in keys}
             counts = ak.to_numpy(ak.num(columns["pt"], axis=1)).astype(np.int64)
             flat = {k: ak.to_numpy(ak.flatten(v)) for k, v in columns.items()}
             flat.update({k: flat[k].astype(np.float64) for k in ("pt", "eta", "phi")})
@@ -256,13 +275,15 @@ def _mapped(mapping: dict[str, Any], *keys: str) -> str:
         if not isinstance(node, dict) or key not in node:
             raise CodesignError(f"branch mapping has no entry {'.'.join(keys)}; add it to the mapping file")
         node = node[key]
+    if not isinstance(node, str):
+        raise CodesignError(f"branch mapping entry {'.'.join(keys)} is {node!r}; it must be a branch name (a string)")
     return node
 
 
-def _read(tree, branch: str, path: Path, entry_stop, library: str):
+def _read(tree, branch: str, path: Path, entries: tuple[int, int | None], library: str):
     if branch not in tree:
         raise CodesignError(f"branch {branch!r} not found in {path}:{tree.name}; fix the branch mapping (--mapping)")
     try:
-        return tree[branch].array(library=library, entry_stop=entry_stop)
+        return tree[branch].array(library=library, entry_start=entries[0], entry_stop=entries[1])
     except Exception as err:
         raise CodesignError(f"cannot read branch {branch!r} of {path} ({one_line(err)})") from None
