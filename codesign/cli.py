@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from codesign import __version__, options
+from codesign.atomic import check_output
 from codesign.errors import CodesignError, one_line
 
 EXIT_USER_ERROR = 2
@@ -17,6 +18,7 @@ EXIT_USER_ERROR = 2
 def _data_generate(args: argparse.Namespace) -> None:
     from codesign.data import GenerationRequest, generate
 
+    check_output(args.output, folder=False)
     request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events)
     path, cached = generate(request, args.output, jobs=args.jobs, use_cache=not args.no_cache)
     print(f"{'copied from cache' if cached else 'wrote'} {request.events} {request.process} events to {path}")

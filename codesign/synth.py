@@ -28,6 +28,7 @@ import numpy as np
 
 from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
+from codesign.validate import check_dense_sizes
 from codesign.fixed.emulator import emulate, emulate_ints
 from codesign.zoo.card import METRICS_FILE
 from codesign.zoo.loading import LoadedModel, load_model
@@ -69,6 +70,7 @@ def synthesize(
     timings = Timings()
     with timings.stage("load"):
         model = load_model(target)
+    check_dense_sizes(model.graph, reuse_factor)
     output = Path(output) if output else default_output(model.name, fpga.name)
     rng = np.random.default_rng(seed)
     with atomic_path(output, folder=True) as tmp:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.atomic import atomic_path
+from codesign.errors import CodesignError
 from codesign.zoo.card import METRICS_FILE, Card
 
 
@@ -63,6 +64,8 @@ def train(card: Card, samples: Samples, epochs: int | None = None, verbose: int 
 
     training = card.data["training"]
     epochs = training["epochs"] if epochs is None else epochs
+    if not isinstance(epochs, int) or epochs < 1:  # before anything is overwritten
+        raise CodesignError(f"training needs at least one epoch, got {epochs!r}")
     raw_format = card.format(card.data["inputs"]["raw_format"])
     net_format = card.format(card.data["inputs"]["network_format"])
 
