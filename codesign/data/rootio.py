@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -156,19 +157,30 @@ def load_mapping(path: Path | None) -> dict[str, Any]:
     return mapping
 
 
+@contextlib.contextmanager
+def damaged_file_errors(path: Path) -> Iterator[None]:
+    """Turn the many exception types uproot and awkward raise for a damaged file into one CodesignError."""
+    try:
+        yield
+    except CodesignError:
+        raise
+    except Exception as err:  # uproot raises many types for damaged files
+        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
+
+
 def open_tree(path: Path, tree: str = TREE):
     """The TTree `tree` of the ROOT file `path`, with one-line errors for missing or corrupt files."""
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"ROOT file {path} does not exist")
-    try:
+    with damaged_file_errors(path):
         file = uproot.open(path)
-    except Exception as err:  # uproot raises many types for damaged files
-        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
-    if tree not in file:
-        trees = ", ".join(k.split(";")[0] for k, cls in file.classnames().items() if cls.startswith("TTree"))
-        raise CodesignError(f"{path} has no tree {tree!r} (trees: {trees or 'none'}); set 'tree' in the mapping")
-    return file[tree]
+        if tree not in file:
+            trees = ", ".join(k.split(";")[0] for k, cls in file.classnames().items() if cls.startswith("TTree"))
+            raise CodesignError(f"{path} has no tree {tree!r} (trees: {trees or 'none'}); set 'tree' in the mapping")
+        result = file[tree]
+        result.num_entries  # noqa: B018 (read now: a damaged header fails here)
+    return result
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -194,7 +206,11 @@ def read_view(
     if view not in VIEW_INPUTS:
         raise CodesignError(f"unknown view {view!r}; choose one of: {', '.join(VIEW_INPUTS)}")
     mapping = mapping or DEFAULT_MAPPING
-    tree = open_tree(path, mapping["tree"])
+    with damaged_file_errors(path):
+        return _read_view(open_tree(path, mapping["tree"]), path, view, mapping, entry_start, entry_stop)
+
+
+def _read_view(tree, path: Path, view: str, mapping: dict[str, Any], entry_start: int, entry_stop: int | None):
     view_branch = (mapping.get("views") or {}).get(view)
     if view_branch and view_branch in tree:
         array = _read(tree, view_branch, path, (entry_start, entry_stop), library="np")
@@ -231,7 +247,8 @@ def read_events(path: Path, mapping: dict[str, Any] | None = None, entry_stop: i
     """All collections of a file as :class:`Events` (physical units)."""
     mapping = mapping or DEFAULT_MAPPING
     tree = open_tree(path, mapping["tree"])
-    return _read_events(tree, path, mapping, ("met", *_L1_COLLECTIONS, "pf", "regions"), (0, entry_stop))
+    with damaged_file_errors(path):
+        return _read_events(tree, path, mapping, ("met", *_L1_COLLECTIONS, "pf", "regions"), (0, entry_stop))
 
 
 def num_entries(path: Path, mapping: dict[str, Any] | None = None) -> int:

@@ -91,3 +91,20 @@ def test_cli_error_paths(model_dir, tmp_path):
         _cli("train", "--epochs", "0", "-o", tmp_path / "t")
     with pytest.raises(SystemExit):
         _cli("evaluate", model_dir, "--runs", "0", "-o", tmp_path / "e")
+
+
+def test_train_is_byte_reproducible(model_dir, tmp_path):
+    """The same request and seed give the same bytes, also in another process with another hash seed
+    (tf2onnx's generated names follow Python's hash order)."""
+    import os
+    import subprocess
+    import sys
+
+    again = tmp_path / "again"
+    code = (f"from codesign.dqm.pipeline import TrainConfig, train; "
+            f"train({str(again)!r}, TrainConfig(**{TINY.__dict__!r}), progress=False)")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    files = sorted(p.name for p in model_dir.iterdir())
+    assert files == sorted(p.name for p in again.iterdir())
+    assert [f for f in files if (model_dir / f).read_bytes() != (again / f).read_bytes()] == []
