@@ -1,7 +1,7 @@
 """`codesign emulate`: bit-exact firmware outputs for input vectors (a library function).
 
 Inputs are read, checked and emulated in chunks of `CHUNK_ROWS` rows, and the output `.npy` is written
-chunk by chunk, so the memory used stays bounded whatever the number of rows.  Inputs must be real,
+chunk by chunk (header first), so the memory used stays bounded whatever the number of rows.  Inputs must be real,
 finite numbers: a NaN, an infinity, a complex, string or object value is refused with its row and
 feature named (no firmware input can hold one, so there is no faithful way to pass it on).
 """
@@ -97,12 +97,12 @@ def run(target: str, input_path: Path, output: Path, mapping: Path | None = None
     model = load_model(target)
     n, chunks = input_chunks(input_path, model, mapping, chunk_rows)
     n_cols = model.graph.output_shape[-1] + (model.chain is not None)
-    with atomic_path(output, folder=False) as tmp:
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float64, shape=(n, n_cols))
-        for start, x in zip(range(0, n, chunk_rows), chunks):
-            out[start:start + len(x)] = emulate_model(model, x).reshape(len(x), n_cols)
-        out.flush()
-        del out
+    with atomic_path(output, folder=False) as tmp, open(tmp, "wb") as handle:
+        # plain writes, not a memory map: a full disk is then an OSError (ENOSPC), not a SIGBUS
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype("<f8")), "fortran_order": False, "shape": (n, n_cols)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for x in chunks:
+            handle.write(emulate_model(model, x).reshape(len(x), n_cols).astype("<f8").tobytes())
     n_out = model.graph.output_shape[-1]
     layout = f"columns 0..{n_out - 1}: network outputs" + (f", column {n_out}: score" if model.chain else "")
     source = "raw hardware inputs scaled by the card" if model.chain else model.input_note

@@ -136,3 +136,34 @@ def test_dqm_train_terminated(tmp_path):
     run.wait_until(exists(tmp_path / f".model.partial-{run.proc.pid}"))
     code, kids = run.signal(signal.SIGTERM)
     _assert_clean(code, signal.SIGTERM, kids, tmp_path, "model")
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs (root only; skipped where mounting is not allowed)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("verb", ["emulate", "synth"])
+def test_full_disk_is_one_line_and_leaves_nothing(small_h5, small_disk, tmp_path, capsys, verb):
+    import numpy as np
+
+    from codesign.cli import main
+
+    if verb == "emulate":  # 400,000 x 3 float64 outputs: 9.6 MB on a 1 MiB disk
+        np.save(tmp_path / "x.npy", np.zeros((400_000, 6)))
+        argv = ["emulate", str(small_h5), "--input", str(tmp_path / "x.npy"), "-o", str(small_disk / "y.npy")]
+    else:
+        argv = ["synth", str(small_h5), "--vectors", "100", "-o", str(small_disk / "proj")]
+    assert main(argv) in (1, 2)
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("codesign: error:") and err.count("\n") == 0 and "No space left" in err, err
+    assert list(small_disk.iterdir()) == []
