@@ -24,9 +24,10 @@ _TEMP_TAGS = ("partial", "replaced")
 MAX_NAME = NAME_MAX - len(".") - len(".replaced-") - 7  # 7: digits of the largest Linux PID (4194304)
 
 
-def check_output(target: Path, folder: bool | None = None) -> Path:
+def check_output(target: Path, folder: bool | None = None, inputs: tuple[Path | str, ...] = ()) -> Path:
     """`target` after checking, before any work, that codesign may write it (`folder`: True for a folder,
-    False for a file, None for either); raises CodesignError naming the problem and the fix."""
+    False for a file, None for either) without replacing any of the `inputs`; raises CodesignError naming
+    the problem and the fix."""
     target = Path(target)
     full = Path(os.path.abspath(target))
     size = len(os.fsencode(full.name))
@@ -40,6 +41,9 @@ def check_output(target: Path, folder: bool | None = None) -> Path:
     cwd = Path.cwd().resolve()
     if full.resolve() == cwd or full.resolve() in cwd.parents:
         raise CodesignError(f"output {target} is the working folder or contains it; choose a new folder name")
+    for source in map(Path, inputs):
+        if source.exists() and (full.resolve() == source.resolve() or full.resolve() in source.resolve().parents):
+            raise CodesignError(f"output {target} is or contains the input {source}; choose another output path")
     if target.is_dir():
         if folder is False:
             raise CodesignError(f"output {target} is a folder; give a file name such as {target / 'out'}")

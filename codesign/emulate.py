@@ -58,7 +58,13 @@ def input_chunks(path: Path, model: LoadedModel, mapping: Path | None = None,
         first, shape = array, array.shape
 
         def read(start: int) -> np.ndarray:
-            return np.asarray(array[start:start + chunk_rows])
+            stop = min(start + chunk_rows, shape[0])
+            if array.flags.f_contiguous and array.ndim > 1:
+                return np.asarray(array[start:stop])
+            # plain reads, not the map: pages touched through a map stay in the resident set
+            row = int(np.prod(shape[1:], dtype=np.int64))
+            flat = np.fromfile(path, array.dtype, (stop - start) * row, offset=array.offset + start * row * array.itemsize)
+            return flat.reshape(stop - start, *shape[1:])
     else:
         raise CodesignError(f"input {path} must be a .npy array of shape (N, {n_in}) or a .root file")
     if len(shape) != 2 or shape[1] != n_in:
@@ -91,9 +97,7 @@ def emulate_model(model: LoadedModel, x: np.ndarray) -> np.ndarray:
 def run(target: str, input_path: Path, output: Path, mapping: Path | None = None,
         chunk_rows: int = CHUNK_ROWS) -> str:
     """Emulate `target` on the inputs of `input_path` into `output` (.npy); returns a summary."""
-    output = check_output(output, folder=False)
-    if Path(input_path).resolve() == output.resolve():
-        raise CodesignError(f"output {output} is the input file; choose another -o")
+    output = check_output(output, folder=False, inputs=(input_path, target))
     model = load_model(target)
     n, chunks = input_chunks(input_path, model, mapping, chunk_rows)
     n_cols = model.graph.output_shape[-1] + (model.chain is not None)

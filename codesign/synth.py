@@ -66,12 +66,13 @@ def synthesize(
     if vectors < 1:
         raise CodesignError(f"--vectors must be positive, got {vectors}")
     if output is not None:
-        check_output(output, folder=True)  # before any work
+        check_output(output, folder=True, inputs=(target,))  # before any work
     timings = Timings()
     with timings.stage("load"):
         model = load_model(target)
     check_dense_sizes(model.graph, reuse_factor)
     output = Path(output) if output else default_output(model.name, fpga.name)
+    check_output(output, folder=True, inputs=(target,))
     rng = np.random.default_rng(seed)
     with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()

@@ -156,7 +156,7 @@ def evaluate(model_dir: Path, output: Path, runs: int = 2, lumisections: int = 2
         raise CodesignError("dqm evaluate needs --runs >= 1 and --lumisections >= 6")
     if seed < 0:
         raise CodesignError(f"--seed must be >= 0, got {seed}")
-    output = check_output(output, folder=True)
+    output = check_output(output, folder=True, inputs=(model_dir,))
     models = Models(model_dir)
     with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()
@@ -278,7 +278,7 @@ def run_stream(model_dir: Path, output: Path, stream: D.Run | None = None, lumis
     """Process a run LS by LS; write flags.jsonl, quality maps and the accumulated flag_frequency.npz."""
     if seed < 0 or threads < 1 or lumisections < 1:
         raise CodesignError("dqm run needs --seed >= 0, --threads >= 1 and --lumisections >= 1")
-    output = check_output(output, folder=True)
+    output = check_output(output, folder=True, inputs=(model_dir,))
     models = Models(model_dir, threads)
     if stream is None:
         stream = synthetic_stream(models, lumisections, seed, inject=inject, region=region)

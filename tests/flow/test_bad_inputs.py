@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 import uproot
 
+from codesign.atomic import MARKER
 from codesign.cli import main
 from codesign.zoo.card import models_dir
+from tests.flow.conftest import save_small_model
 
 LONG = "x" * 245
 
@@ -56,6 +58,16 @@ def _workspace(tmp: Path, h5: Path) -> None:
     np.savez(tmp / "nan_stream.npz", events=np.full(8, 1000.0), **{**counts, "EB": np.full((8, 36, 72), np.nan)})
     np.savez(tmp / "zero_stream.npz", events=np.zeros(8), **counts)
     np.savez(tmp / "complex_stream.npz", events=np.full(8, 1000.0), **{**counts, "EE+": counts["EE+"] + 1j})
+    marked = tmp / "dqm_marked"  # a codesign folder, but the command's own input
+    marked.mkdir()
+    (marked / MARKER).write_text("")
+    (tmp / "inputs").mkdir()
+    (tmp / "inputs" / MARKER).write_text("")
+    (tmp / "inputs" / "model.h5").write_bytes(h5.read_bytes())
+    from qkeras import QDense, quantized_bits
+
+    q = quantized_bits(4, 1, alpha=1)
+    save_small_model(tmp / "big.h5", extra_layer=QDense(1000, kernel_quantizer=q, bias_quantizer=q, name="wide"))
     dqm = tmp / "dqm_model"
     dqm.mkdir()
     (dqm / "dqm.json").write_text(json.dumps({"thresholds": {"EB": 1}, "config": {"detector_seed": 0}}))
@@ -90,9 +102,12 @@ CASES = [
     ("dqm evaluate -o user folder", "dqm evaluate dqm_model -q -o thesis", 2, "not written by codesign"),
     ("dqm run -o .", "dqm run dqm_model -q -o .", 2, "is the working folder"),
     ("emulate -o folder", "emulate model.h5 --input x.npy -o thesis", 2, "is a folder"),
-    ("emulate -o input", "emulate model.h5 --input x.npy -o x.npy", 2, "is the input file"),
+    ("emulate -o input", "emulate model.h5 --input x.npy -o x.npy", 2, "is or contains the input x.npy"),
+    ("dqm evaluate -o its model", "dqm evaluate dqm_marked -q -o dqm_marked", 2, "is or contains the input"),
+    ("synth -o parent of model", "synth inputs/model.h5 -o inputs", 2, "is or contains the input"),
     ("data generate -o folder", "data generate --process qcd --events 10 -o thesis", 2, "is a folder"),
     ("verify -o file", "verify model.h5 --vectors 10 -o afile", 2, "afile is a file"),
+    ("synth too large a layer", "synth big.h5 -o p", 2, "layer wide (5x1000) needs 5000 multipliers"),
     # 2. silent garbage: non-finite or non-real inputs
     ("emulate nan .npy", "emulate model.h5 --input nan.npy -o y.npy", 2, "nan at row 13, feature 4"),
     ("emulate inf .npy", "emulate model.h5 --input inf.npy -o y.npy", 2, "-inf at row 13, feature 4"),
