@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -24,10 +23,14 @@ import numpy as np
 def peak_rss_mb(argv: list[str]) -> tuple[float, float]:
     """(peak resident MB, seconds) of one CLI run in a fresh child process."""
     start = time.perf_counter()
-    code = ("import resource, sys; from codesign.cli import main; code = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)")
+    # VmHWM, not ru_maxrss: Linux carries the forking parent's peak into ru_maxrss across exec
+    code = ("import re, sys; from codesign.cli import main; code = main(sys.argv[1:]); "
+            "print(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1], file=sys.stderr); "
+            "sys.exit(code)")
+    # without TF_USE_LEGACY_KERAS, which importing qkeras sets in this process: it breaks .h5 loading in a child
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "TF2_BEHAVIOR")}
     run = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True,
-                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+                         env={**env, "TF_CPP_MIN_LOG_LEVEL": "3"})
     if run.returncode:
         sys.exit(run.stderr)
     return int(run.stderr.strip().splitlines()[-1]) / 1024, time.perf_counter() - start

@@ -13,6 +13,7 @@ import contextlib
 import os
 import re
 import shutil
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,10 +124,14 @@ def _swap(tmp: Path, target: Path) -> None:
     if target.is_dir() and not target.is_symlink():
         if not (target / MARKER).is_file():  # checked before the work; appeared meanwhile
             raise CodesignError(f"output folder {target} appeared during the run and was not written by codesign; "
-                                f"the result is left in {tmp.name}")
+                                "choose a new folder name")
         old = target.parent / f".{target.name}.replaced-{os.getpid()}"
-        os.replace(target, old)
-        os.replace(tmp, target)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        try:  # an interrupt between the two renames would lose both folders
+            os.replace(target, old)
+            os.replace(tmp, target)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(tmp, target)
