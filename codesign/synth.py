@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.atomic import atomic_path
+from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
+from codesign.validate import check_dense_sizes
 from codesign.fixed.emulator import emulate, emulate_ints
 from codesign.fixed.graph import Quantize, Scale
 from codesign.zoo.card import METRICS_FILE
@@ -68,17 +69,21 @@ def synthesize(
     fpga = get_part(part)  # an unknown part fails before any work
     if vectors < 1:
         raise CodesignError(f"--vectors must be positive, got {vectors}")
+    if output is not None:
+        check_output(output, folder=True, inputs=(target,))  # before any work
     timings = Timings()
     with timings.stage("load"):
         model = load_model(target)
+    check_dense_sizes(model.graph, reuse_factor)
     output = Path(output) if output else default_output(model.name, fpga.name)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output(output, folder=True, inputs=(target,))
     rng = np.random.default_rng(seed)
-    with atomic_path(output) as tmp:
+    with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
         report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
+        _retarget(tmp, output)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
         (tmp / "report.md").write_text(_markdown(report))
     report["project"] = str(output)
@@ -118,6 +123,10 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
             save_to=_mismatch_file(output, "rtl"), lsb=1.0,
         )
+    with timings.stage("lint"):
+        from codesign.verify.runner import lint, rtl_sources
+
+        lint(rtl_sources(rtl.top_file.parent), rtl.module)  # the interpreter check does not compile the RTL
     bad = {name: result for name, result in checks.items() if not result.equal and _must_be_exact(name, graph)}
     if bad:
         raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
@@ -162,6 +171,13 @@ def _check_qkeras(model: LoadedModel, x: np.ndarray, emulated: np.ndarray, outpu
     x_model = x if has_input_quantizer else graph.input_format.to_float(graph.input_format.quantize(x))
     reference = qkeras_float64(model.keras_model, x_model)
     return compare(reference, emulated, x, save_to=_mismatch_file(output, "qkeras"), lsb=graph.output_format.lsb)
+
+
+def _retarget(tmp: Path, output: Path) -> None:
+    """Point the paths the tools wrote into the project (hls4ml's OutputDir) at its final place."""
+    config = tmp / "hls" / "hls4ml_config.yml"
+    if config.is_file():
+        config.write_text(config.read_text().replace(str(tmp.absolute()), str(output.absolute())))
 
 
 def _mismatch_file(output: Path, path_name: str) -> Path:

@@ -33,7 +33,8 @@ def build_autoencoder(region: str, filters: tuple[int, ...] = (16, 32), latent: 
     import tensorflow as tf
 
     keras = _keras()
-    tf.random.set_seed(seed)
+    keras.utils.set_random_seed(seed)  # Python, numpy and TensorFlow: weights and the fit's shuffling
+    tf.config.experimental.enable_op_determinism()
     h, w = SHAPES[region]
     pad = 1 if region != "EB" else 0
     inp = keras.Input((h, w, 1), name="occupancy")

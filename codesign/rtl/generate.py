@@ -9,7 +9,6 @@ element from bit 0; each element is a `Field` of its own width (da4ml drops bits
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from math import floor
 from pathlib import Path
@@ -129,8 +128,9 @@ def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str 
 
 
 def module_name(name: str) -> str:
-    ident = re.sub(r"\W", "_", name).strip("_") or "model"
-    return ident if ident[0].isalpha() else f"m_{ident}"
+    from codesign.identifiers import verilog_module
+
+    return verilog_module(name)
 
 
 def port_fields(qints: list[QInterval], fmt: FixedFormat) -> tuple[Field, ...]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codesign.atomic import MARKER
 from codesign.cli import main
 from codesign.errors import CodesignError
 from codesign.synth import synthesize
@@ -43,6 +44,9 @@ def test_report_schema_and_checks(small_project):
     assert {"hls4ml", "da4ml", "yosys"} <= set(on_disk["tools"])
     assert (out / "report.md").read_text().startswith("# small on xcvu9p")
     assert list((out / "hls" / "firmware").glob("*.cpp")) and list((out / "rtl" / "src").glob("*.v"))
+    assert (out / MARKER).is_file() and "lint" in on_disk["timings_s"]
+    assert f"OutputDir: {out.absolute() / 'hls'}\n" in (out / "hls" / "hls4ml_config.yml").read_text()
+    assert (out / "rtl" / "src" / "m_small.v").is_file()  # `small` is a Verilog keyword
 
 
 def test_two_runs_are_identical(small_project, small_h5, tmp_path):
@@ -119,6 +123,8 @@ def test_default_axol1tl(tmp_path, monkeypatch):
     assert "trigger_emulator_vs_trigger_csim" in report["bit_exact"]["paths"]
     assert report["latency_cycles"] == 1 and report["resources"]["dsp"]["value"] == 0
     assert report["metrics"]["signals"]["zprime_ll"]["auc_firmware"] > 0.9
+    library, = (tmp_path / "axo" / "hls").glob("lib*_trigger.so")
+    assert b".partial-" not in library.read_bytes()  # no temporary build path inside
 
 
 def test_batchnorm_model_reports_its_deviation_from_qkeras(tmp_path):
