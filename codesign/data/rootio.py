@@ -260,6 +260,11 @@ def _weights(tree, path: Path, mapping: dict[str, Any], entries: tuple[int, int 
     return np.full(n, 1.0 / max(n, 1))
 
 
+#: Everything `read_events` can read; `L1_PARTS` is what Level-1 seeds need (no PF candidates, no regions).
+ALL_PARTS = ("met", *_L1_COLLECTIONS, "pf", "regions")
+L1_PARTS = ("met", *_L1_COLLECTIONS)
+
+
 def read_events(
     path: Path, mapping: dict[str, Any] | None = None, entry_stop: int | None = None, parts: tuple[str, ...] = ALL_PARTS
 ) -> Events:
