@@ -1,6 +1,6 @@
 """RTL generation speed and cost: trace, pipeline, write, interpreter events/s; the price of ties-to-even.
 
-    python benchmarks/bench_rtl.py [--events 100000] [--threads 2]
+    python benchmarks/bench_rtl.py [--events 100000]
 
 On a 57-32-16-8 QKeras MLP with random 6-bit weights (the size of the AXOL1TL encoder).  The same
 graph is then traced with half-up (`RND`) and truncating (`TRN`) activations to show what the
@@ -39,7 +39,6 @@ def qkeras_mlp(sizes=(57, 32, 16, 8), weight_bits: int = 6, seed: int = 0):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=100_000)
-    parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     os.environ.setdefault("CODESIGN_CACHE", tempfile.mkdtemp(prefix="codesign-bench-"))
 
@@ -62,9 +61,9 @@ def main() -> None:
     reference = emulate_ints(graph, x)
     print(f"emulator: {args.events / (time.perf_counter() - start):,.0f} events/s")
     start = time.perf_counter()
-    assert np.array_equal(run_logic(comb, graph, x, n_threads=args.threads), reference)
+    assert np.array_equal(run_logic(comb, graph, x), reference)
     print(f"interpreter, combinational: {args.events / (time.perf_counter() - start):,.0f} events/s"
-          f" on {args.threads} threads (bit-exact)")
+          " (exact interpreter, bit-exact)")
 
     with tempfile.TemporaryDirectory() as tmp:
         for mhz in (40, 240, 400):
@@ -72,7 +71,7 @@ def main() -> None:
             project = write_rtl(graph, Path(tmp) / f"mhz{mhz}", clock_mhz=mhz)
             elapsed = time.perf_counter() - start
             start = time.perf_counter()
-            assert np.array_equal(project.predict_ints(x, n_threads=args.threads), reference)
+            assert np.array_equal(project.predict_ints(x), reference)
             rate = args.events / (time.perf_counter() - start)
             print(f"{mhz:4d} MHz (cutoff {latency_cutoff(mhz)} levels): pipeline + write {elapsed:.2f} s,"
                   f" {project.latency_cycles} cycles, depths {project.stage_depths}, {project.cost['luts']} LUTs,"

@@ -1,4 +1,4 @@
-"""AXOL1TL flow benchmarks: emulator vs hls4ml C-simulation vs da4ml interpreter, and synth wall time.
+"""AXOL1TL flow benchmarks: emulator vs hls4ml C-simulation vs the RTL logic interpreter, and synth wall time.
 
     python benchmarks/bench_synth.py [--events 1000000] [--synth]
 
@@ -54,7 +54,7 @@ def main() -> None:
             "emulator, network (1 thread)": rate(lambda: emulate_ints(graph, x, threads=1), args.events),
             "emulator, whole trigger chain": rate(lambda: chain.emulate(raw), args.events),
             "hls4ml C-simulation": rate(lambda: hls.predict(x_real), args.csim_events, repeats=1),
-            "da4ml interpreter (2 threads)": rate(lambda: rtl.predict_ints(x[: 10 * args.csim_events], 2),
+            "RTL logic interpreter (exact)": rate(lambda: rtl.predict_ints(x[: 10 * args.csim_events]),
                                                   10 * args.csim_events, repeats=1),
         }
     print(f"AXOL1TL ({graph.input_shape[-1]} inputs), events/s")

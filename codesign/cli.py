@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
 
-from codesign import __version__
-from codesign.errors import CodesignError
+from codesign import __version__, options
+from codesign.atomic import check_output
+from codesign.errors import CodesignError, one_line
 
 EXIT_USER_ERROR = 2
 
@@ -16,6 +18,7 @@ EXIT_USER_ERROR = 2
 def _data_generate(args: argparse.Namespace) -> None:
     from codesign.data import GenerationRequest, generate
 
+    check_output(args.output, folder=False)
     request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events, pf=not args.no_pf)
     path, cached = generate(request, args.output, jobs=args.jobs, use_cache=not args.no_cache)
     print(f"{'copied from cache' if cached else 'wrote'} {request.events} {request.process} events to {path}")
@@ -96,7 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     from codesign.data.generate import DEFAULT_PILEUP, DEFAULT_POOL_EVENTS, default_jobs
     from codesign.data.processes import PROCESSES
 
-    parser = argparse.ArgumentParser(
+    parser = options.Parser(
         prog="codesign", description="Hardware-software co-design compiler for LHC anomaly-detection triggers."
     )
     parser.add_argument("--version", action="version", version=f"codesign {__version__}")
@@ -108,11 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
         "generate", help="generate events with Pythia 8, pileup and a Level-1 detector simulation into a ROOT file"
     )
     gen.add_argument("--process", required=True, help=f"one of: {', '.join(PROCESSES)}")
-    gen.add_argument("--events", type=int, required=True, help="number of events")
-    gen.add_argument("--pileup", type=float, default=DEFAULT_PILEUP, help="mean pileup interactions (default %(default)s)")
-    gen.add_argument("--seed", type=int, default=1, help="random seed (default %(default)s)")
-    gen.add_argument("--jobs", type=int, default=default_jobs(), help="worker processes (default %(default)s)")
-    gen.add_argument("--pool-events", type=int, default=DEFAULT_POOL_EVENTS, help="soft pileup pool size (default %(default)s)")
+    gen.add_argument("--events", type=options.integer(1, options.MAX_EVENTS), required=True,
+                     help=f"number of events (at most {options.MAX_EVENTS})")
+    gen.add_argument("--pileup", type=options.real(0.0, options.MAX_PILEUP, low_open=False), default=DEFAULT_PILEUP,
+                     help="mean pileup interactions (default %(default)s)")
+    gen.add_argument("--seed", type=options.seed, default=1, help="random seed (default %(default)s)")
+    gen.add_argument("--jobs", type=options.jobs, default=default_jobs(), help="worker processes (default %(default)s)")
+    gen.add_argument("--pool-events", type=options.integer(1, options.MAX_EVENTS), default=DEFAULT_POOL_EVENTS,
+                     help="soft pileup pool size (default %(default)s)")
     gen.add_argument("--no-pf", action="store_true",
                      help="skip the PF candidates (HLT and SUEP views); Level-1 views do not need them")
     gen.add_argument("--no-cache", action="store_true", help="neither read nor fill the sample cache")
@@ -129,8 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = verbs.add_parser("train", help="quantization-aware training of a zoo model from its card and seeds")
     train.add_argument("model", help="zoo model name (e.g. axol1tl) or model folder")
-    train.add_argument("--epochs", type=int, help="override the card's number of epochs")
-    train.add_argument("--jobs", type=int, default=default_jobs(), help="event-generation workers")
+    train.add_argument("--epochs", type=options.integer(1, 100_000), help="override the card's number of epochs")
+    train.add_argument("--jobs", type=options.jobs, default=default_jobs(), help="event-generation workers")
     train.set_defaults(run=_train)
 
     emulate = verbs.add_parser("emulate", help="bit-exact firmware outputs of a model for input vectors")
@@ -145,9 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("model", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
     synth.add_argument("--part", default="xcvu9p", help="FPGA part (default %(default)s)")
-    synth.add_argument("--clock-mhz", type=float, default=40.0, help="clock for pipelining (default %(default)s)")
-    synth.add_argument("--reuse-factor", type=int, default=1, help="hls4ml reuse factor (default %(default)s)")
-    synth.add_argument("--vectors", type=int, default=10_000, help="bit-exactness vectors (default %(default)s)")
+    synth.add_argument("--clock-mhz", type=options.clock_mhz, default=40.0, help="clock for pipelining (default %(default)s)")
+    synth.add_argument("--reuse-factor", type=options.integer(1, 4096), default=1,
+                       help="hls4ml reuse factor (default %(default)s)")
+    synth.add_argument("--vectors", type=options.vectors, default=10_000, help="bit-exactness vectors (default %(default)s)")
     synth.add_argument("--estimate", choices=("fast", "full"), default="fast",
                        help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
     synth.add_argument("-o", "--output", type=Path, help="project folder (default vivado_projects/<model>_<part>)")
@@ -176,22 +183,63 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_on_sigterm(signum, frame) -> None:
-    """A terminated run unwinds like an interrupted one, so no partial output survives."""
-    raise KeyboardInterrupt
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM: the run unwinds (no partial output survives) and exits 128 + the signal number."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _on_signal(signum, frame) -> None:
+    """Stop the child processes (compilers, simulators, workers), then unwind; later signals are ignored
+    so the clean-up itself is not interrupted (a SIGKILL's leftovers are cleaned by the next run)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    stop_children()
+    raise Interrupted(signum)
+
+
+def stop_children(grace_s: float = 3.0) -> None:
+    """SIGTERM to every descendant process, SIGKILL to those still running after `grace_s`."""
+    import psutil
+
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace_s)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def main(argv: list[str] | None = None) -> int:
-    signal.signal(signal.SIGTERM, _exit_on_sigterm)
-    args = build_parser().parse_args(argv)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as done:  # --help, --version, or a bad argument (one line, exit 2)
+            return int(done.code or 0)
         args.run(args)
     except CodesignError as err:
         print(f"codesign: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
+    except Interrupted as err:
+        print(f"codesign: interrupted ({err}); no output written", file=sys.stderr)
+        return 128 + err.signum
     except KeyboardInterrupt:
-        print("codesign: interrupted", file=sys.stderr)
-        return 130
+        print("codesign: interrupted; no output written", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except MemoryError:
+        print("codesign: error: out of memory; use smaller inputs or fewer --vectors/--events", file=sys.stderr)
+        return 1
+    except OSError as err:  # the environment: disk full, permissions changed during the run, ...
+        print(f"codesign: error: {one_line(err)}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
 
 

@@ -5,9 +5,10 @@ class CodesignError(Exception):
     """A problem with the user's input or environment; the message names it and the fix."""
 
 
-def one_line(err: BaseException) -> str:
-    """A library exception's message folded onto one line, prefixed by its type."""
-    return f"{type(err).__name__}: {' '.join(str(err).split())}"
+def one_line(err: BaseException, limit: int = 300) -> str:
+    """A library exception's message folded onto one line, prefixed by its type, cut after `limit` characters."""
+    text = f"{type(err).__name__}: {' '.join(str(err).split())}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def first_error_line(output: str, marker: str = "error:") -> str:

@@ -9,9 +9,12 @@ One project folder per (model, part) under `vivado_projects/` (or `-o`), written
     report.md    the same for people
 
 Every run compares, bit for bit, the emulator with the hls4ml C-simulation (and, for zoo models, the
-whole trigger chain's C-simulation) and with the RTL's da4ml interpreter on >= 10,000 vectors with
-edge cases.  Any mismatch fails the run: the first mismatching vectors are saved beside the
-(not written) project and the exit is non-zero.
+whole trigger chain's C-simulation) and with the RTL logic (exact interpreter) on >= 10,000 vectors
+with edge cases, boundary and sensitivity vectors.  It also compares the emulator with the user's
+QKeras model itself, evaluated in float64 layer by layer (`verify.qkeras_reference`): equal bit for
+bit unless the model has a float operation (BatchNormalization), whose deviation is then reported
+in output LSBs and never called bit-exact.  Any mismatch on a path that must be exact fails the run:
+the first mismatching vectors are saved beside the (not written) project and the exit is non-zero.
 """
 
 from __future__ import annotations
@@ -26,9 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.atomic import atomic_path
+from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
+from codesign.validate import check_dense_sizes
 from codesign.fixed.emulator import emulate, emulate_ints
+from codesign.fixed.graph import Quantize, Scale
 from codesign.zoo.card import METRICS_FILE
 from codesign.zoo.loading import LoadedModel, load_model
 
@@ -64,17 +69,21 @@ def synthesize(
     fpga = get_part(part)  # an unknown part fails before any work
     if vectors < 1:
         raise CodesignError(f"--vectors must be positive, got {vectors}")
+    if output is not None:
+        check_output(output, folder=True, inputs=(target,))  # before any work
     timings = Timings()
     with timings.stage("load"):
         model = load_model(target)
+    check_dense_sizes(model.graph, reuse_factor)
     output = Path(output) if output else default_output(model.name, fpga.name)
-    output.parent.mkdir(parents=True, exist_ok=True)
+    check_output(output, folder=True, inputs=(target,))
     rng = np.random.default_rng(seed)
-    with atomic_path(output) as tmp:
+    with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
         report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
+        _retarget(tmp, output)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
         (tmp / "report.md").write_text(_markdown(report))
     report["project"] = str(output)
@@ -98,8 +107,11 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
         emulated = emulate(graph, x)
     with timings.stage("csim"):
         progress(f"comparing emulator and C-simulation on {len(x)} vectors")
-        csim = compare(emulated, hls.predict(x), x, save_to=_mismatch_file(output, "csim"))
-    checks = {"emulator_vs_hls_csim": csim}
+        csim = compare(emulated, hls.predict(x), x, save_to=_mismatch_file(output, "csim"), lsb=graph.output_format.lsb)
+    with timings.stage("qkeras_reference"):
+        progress(f"comparing emulator and the QKeras model (float64) on {len(x)} vectors")
+        checks = {"emulator_vs_qkeras_float64": _check_qkeras(model, x, emulated, output)}
+    checks["emulator_vs_hls_csim"] = csim
     if model.chain is not None:
         with timings.stage("trigger_csim"):
             checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, output)
@@ -109,9 +121,13 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
         rtl_out = rtl.predict_ints(x_counts)
         checks["emulator_vs_rtl_interpreter"] = compare(
             emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
-            save_to=_mismatch_file(output, "rtl"),
+            save_to=_mismatch_file(output, "rtl"), lsb=1.0,
         )
-    bad = {name: result for name, result in checks.items() if not result.equal}
+    with timings.stage("lint"):
+        from codesign.verify.runner import lint, rtl_sources
+
+        lint(rtl_sources(rtl.top_file.parent), rtl.module)  # the interpreter check does not compile the RTL
+    bad = {name: result for name, result in checks.items() if not result.equal and _must_be_exact(name, graph)}
     if bad:
         raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
     with timings.stage("yosys"):
@@ -138,21 +154,51 @@ def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, output: Path):
     return compare(want_all, got_all, raw, save_to=_mismatch_file(output, "trigger"))
 
 
+def _must_be_exact(path: str, graph) -> bool:
+    """Every path is bit-exact by construction, except QKeras where the model computes in float (BN)."""
+    return path != "emulator_vs_qkeras_float64" or not any(isinstance(op, Scale) for op in graph.ops)
+
+
+def _check_qkeras(model: LoadedModel, x: np.ndarray, emulated: np.ndarray, output: Path):
+    """The emulator against QKeras itself in float64.  A model without an input quantizer sees the inputs
+    already cast to the assumed input format (what the firmware receives)."""
+    from codesign.hls import compare
+    from codesign.verify.qkeras_reference import qkeras_float64
+
+    graph = model.graph
+    first = graph.ops[0] if graph.ops else None
+    has_input_quantizer = isinstance(first, Quantize) and not first.relu and first.output_format == graph.input_format
+    x_model = x if has_input_quantizer else graph.input_format.to_float(graph.input_format.quantize(x))
+    reference = qkeras_float64(model.keras_model, x_model)
+    return compare(reference, emulated, x, save_to=_mismatch_file(output, "qkeras"), lsb=graph.output_format.lsb)
+
+
+def _retarget(tmp: Path, output: Path) -> None:
+    """Point the paths the tools wrote into the project (hls4ml's OutputDir) at its final place."""
+    config = tmp / "hls" / "hls4ml_config.yml"
+    if config.is_file():
+        config.write_text(config.read_text().replace(str(tmp.absolute()), str(output.absolute())))
+
+
 def _mismatch_file(output: Path, path_name: str) -> Path:
     """Where the first mismatching vectors of one comparison go: beside the (unwritten) project."""
     return output.parent / f"{output.name}.mismatches.{path_name}.npz"
 
 
 def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Raw hardware inputs, about `n` + 3: uniform over the raw range, zeros, extremes, and per
-    feature values around its offset whose shifted image spans twice the network input range
-    (through saturation, with random bits below the right shift's LSB), every other one landing
-    exactly on a rounding tie of the cast where the shift allows one.  Clipped to the raw range."""
+    """Raw hardware inputs: uniform over the raw range, zeros, extremes, per-feature sensitivity vectors
+    around the offsets, scores exactly on each comparator threshold and one LSB either side, and per
+    feature values around its offset whose shifted image spans twice the network input range (through
+    saturation, with random bits below the right shift's LSB), every other one landing exactly on a
+    rounding tie of the cast where the shift allows one.  Clipped to the raw range."""
+    from codesign.verify.vectors import sensitivity_counts, threshold_vectors
+
     scaling, net_fmt = chain.scaling, chain.graph.input_format
     raw_fmt, shifts = scaling.raw_format, scaling.shifts
     n_in = chain.graph.input_shape[-1]
     counts = [rng.integers(raw_fmt.min_int, raw_fmt.max_int, (n // 2, n_in), endpoint=True)]
     counts += [np.zeros((1, n_in)), np.full((1, n_in), raw_fmt.max_int), np.full((1, n_in), raw_fmt.min_int)]
+    counts += [scaling.offsets * 2**raw_fmt.frac + sensitivity_counts(raw_fmt, n_in), threshold_vectors(chain, rng)]
     drop = max(raw_fmt.frac - net_fmt.frac, 0)  # bits the cast removes after the shift
     span = 2 ** (net_fmt.width + drop)  # the network input range, in raw counts after the shift
     shifted = rng.integers(-span, span, (n - n // 2, n_in))
@@ -188,8 +234,10 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
         "utilization_pct": {("bram" if k == "bram36" else k): v for k, v in fpga.utilization_pct(synth.resources()).items()},
         "bit_exact": {
             "vectors": min(c.vectors for c in checks.values()),
-            "mismatches": sum(c.mismatches for c in checks.values()),
-            "paths": {name: {"vectors": c.vectors, "mismatches": c.mismatches} for name, c in checks.items()},
+            "mismatches": sum(c.mismatches for name, c in checks.items() if _must_be_exact(name, model.graph)),
+            "paths": {name: {"vectors": c.vectors, "mismatches": c.mismatches, "max_deviation_lsb": c.max_deviation_lsb,
+                             "bit_exact": c.equal and _must_be_exact(name, model.graph)}
+                      for name, c in checks.items()},
         },
         "input_format": model.graph.input_format.hls(),
         "input_note": model.input_note,
@@ -200,14 +248,23 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
     }
 
 
+def _path_line(name: str, path: dict) -> str:
+    deviation = path["max_deviation_lsb"]
+    status = "bit-exact" if path["bit_exact"] else "NOT bit-exact (float operation in the model)"
+    if not path["bit_exact"] and path["mismatches"] == 0:
+        status = "equal on these vectors, not bit-exact by construction (float operation in the model)"
+    detail = "" if deviation is None else f", max deviation {deviation:g} output LSBs"
+    return f"  - {name}: {path['mismatches']} of {path['vectors']} vectors differ{detail}: {status}"
+
+
 def _markdown(report: dict) -> str:
     r = report
     lines = [
         f"# {r['model']} on {r['part']} at {r['clock_mhz']:g} MHz",
         "",
         f"- latency: {r['latency_cycles']} cycle(s) = {r['latency_ns']:g} ns, II = {r['ii']}",
-        f"- bit-exact: {r['bit_exact']['mismatches']} mismatches on {r['bit_exact']['vectors']} vectors "
-        f"({', '.join(r['bit_exact']['paths'])})",
+        f"- bit-exact paths: {r['bit_exact']['mismatches']} mismatches on {r['bit_exact']['vectors']} vectors",
+        *[_path_line(name, p) for name, p in r["bit_exact"]["paths"].items()],
         f"- input format: {r['input_format']} ({r['input_note'] or 'from the model card'})",
         "",
         "| resource | count | utilisation | source |",

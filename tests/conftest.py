@@ -60,28 +60,3 @@ def events(sample):
 
     return load
 
-
-def bn_model(activation_before_bn=None, seed=0):
-    """A QKeras model with a BatchNormalization after a QDense (shared by the fold and synth tests)."""
-    import keras
-    import numpy as np
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    rng = np.random.default_rng(seed)
-    inputs = keras.Input((6,))
-    x = QActivation(quantized_bits(8, 3, alpha=1))(inputs)
-    x = QDense(5, kernel_quantizer=quantized_bits(6, 2, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
-               activation=activation_before_bn, name="d1")(x)
-    x = keras.layers.BatchNormalization(name="bn1")(x)
-    x = QActivation(quantized_relu(8, 4), name="act1")(x)
-    x = QDense(3, kernel_quantizer=quantized_bits(6, 2, alpha=1), bias_quantizer=quantized_bits(8, 3, alpha=1),
-               name="d2")(x)
-    model = keras.Model(inputs, x, name="bn_model")
-    for layer in model.layers:
-        weights = layer.get_weights()
-        if layer.name == "bn1":  # gamma, beta, mean, variance (variance > 0)
-            layer.set_weights([rng.uniform(0.5, 2, w.shape) if i in (0, 3) else rng.normal(0, 1, w.shape)
-                               for i, w in enumerate(weights)])
-        elif weights:
-            layer.set_weights([rng.normal(0, 1, w.shape) for w in weights])
-    return model

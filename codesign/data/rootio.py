@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ DEFAULT_MAPPING: dict[str, Any] = {
     "lead_interaction": "lead_interaction",  # optional
     "views": {"axol1tl": "axol1tl", "gelato": "gelato", "cicada": "cicada"},
 }
+_OPTIONAL = ("n_pileup", "weight", "views")  # mapping keys that may be null
 #: What each view is built from.
 VIEW_INPUTS = {
     "axol1tl": ("met", "egamma", "muon", "jet"),
@@ -158,8 +160,23 @@ def load_mapping(path: Path | None) -> dict[str, Any]:
     for key, value in user.items():
         if key not in mapping:
             raise CodesignError(f"branch mapping {path}: unknown key {key!r}; known: {', '.join(mapping)}")
+        want = type(DEFAULT_MAPPING[key])
+        if not isinstance(value, want) and not (value is None and key in _OPTIONAL):
+            raise CodesignError(f"branch mapping {path}: {key!r} is {type(value).__name__} {value!r}, it must be a "
+                                f"{'mapping' if want is dict else 'branch name'} (see docs/data.md)")
         mapping[key] = value
     return mapping
+
+
+@contextlib.contextmanager
+def damaged_file_errors(path: Path) -> Iterator[None]:
+    """Turn the many exception types uproot and awkward raise for a damaged file into one CodesignError."""
+    try:
+        yield
+    except CodesignError:
+        raise
+    except Exception as err:  # uproot raises many types for damaged files
+        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
 
 
 def open_tree(path: Path, tree: str = TREE):
@@ -167,42 +184,54 @@ def open_tree(path: Path, tree: str = TREE):
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"ROOT file {path} does not exist")
-    try:
+    with damaged_file_errors(path):
         file = uproot.open(path)
-    except Exception as err:  # uproot raises many types for damaged files
-        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
-    if tree not in file:
-        trees = ", ".join(k.split(";")[0] for k, cls in file.classnames().items() if cls.startswith("TTree"))
-        raise CodesignError(f"{path} has no tree {tree!r} (trees: {trees or 'none'}); set 'tree' in the mapping")
-    return file[tree]
+        if tree not in file:
+            trees = ", ".join(k.split(";")[0] for k, cls in file.classnames().items() if cls.startswith("TTree"))
+            raise CodesignError(f"{path} has no tree {tree!r} (trees: {trees or 'none'}); set 'tree' in the mapping")
+        result = file[tree]
+        result.num_entries  # noqa: B018 (read now: a damaged header fails here)
+    return result
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
     """The generation metadata of a file written by codesign (empty for foreign files)."""
-    with uproot.open(path) as file:
-        if METADATA_KEY not in file:
-            return {}
-        return json.loads(str(file[METADATA_KEY]))
+    try:
+        with uproot.open(path) as file:
+            if METADATA_KEY not in file:
+                return {}
+            metadata = json.loads(str(file[METADATA_KEY]))
+    except Exception as err:  # uproot raises many types for damaged files
+        raise CodesignError(f"{path} is not a readable ROOT file ({one_line(err)}); regenerate it") from None
+    if not isinstance(metadata, dict):
+        raise CodesignError(f"{path}: the {METADATA_KEY} entry is not a JSON object; regenerate the file")
+    return metadata
 
 
 def read_view(
-    path: Path, view: str, mapping: dict[str, Any] | None = None, entry_stop: int | None = None
+    path: Path, view: str, mapping: dict[str, Any] | None = None, entry_stop: int | None = None,
+    entry_start: int = 0,
 ) -> np.ndarray | Collection:
-    """Read one trigger view (`axol1tl`, `gelato`, `cicada`, `hlt` or `suep`) from a ROOT file."""
+    """Read one trigger view (`axol1tl`, `gelato`, `cicada`, `hlt` or `suep`) of the events
+    [entry_start, entry_stop) of a ROOT file."""
     if view not in VIEW_INPUTS:
         raise CodesignError(f"unknown view {view!r}; choose one of: {', '.join(VIEW_INPUTS)}")
     mapping = mapping or DEFAULT_MAPPING
-    tree = open_tree(path, mapping["tree"])
+    with damaged_file_errors(path):
+        return _read_view(open_tree(path, mapping["tree"]), path, view, mapping, entry_start, entry_stop)
+
+
+def _read_view(tree, path: Path, view: str, mapping: dict[str, Any], entry_start: int, entry_stop: int | None):
     view_branch = (mapping.get("views") or {}).get(view)
     if view_branch and view_branch in tree:
-        array = _read(tree, view_branch, path, entry_stop, library="np")
+        array = _read(tree, view_branch, path, (entry_start, entry_stop), library="np")
         expected = VIEW_SHAPES[view]
         if array.shape[1:] != expected:
             raise CodesignError(
                 f"branch {view_branch!r} of {path} has per-event shape {array.shape[1:]}, the {view} view needs {expected}"
             )
         return array
-    events = _read_events(tree, path, mapping, VIEW_INPUTS[view], entry_stop)
+    events = _read_events(tree, path, mapping, VIEW_INPUTS[view], (entry_start, entry_stop))
     if view == "hlt":
         return events.pf
     if view == "suep":
@@ -215,13 +244,19 @@ def read_weights(path: Path, mapping: dict[str, Any] | None = None, entry_stop: 
     bias, events otherwise) each event stands for; uniform 1/N for files without a weight branch."""
     mapping = mapping or DEFAULT_MAPPING
     tree = open_tree(path, mapping["tree"])
+    with damaged_file_errors(path):
+        return _weights(tree, path, mapping, (0, entry_stop))
+
+
+def _weights(tree, path: Path, mapping: dict[str, Any], entries: tuple[int, int | None]) -> np.ndarray:
     branch = mapping.get("weight")
     if branch and branch in tree:
-        weights = np.asarray(_read(tree, branch, path, entry_stop, "np"), np.float64)
+        weights = np.asarray(_read(tree, branch, path, entries, "np"), np.float64)
         if not np.all(np.isfinite(weights)) or np.any(weights < 0):
             raise CodesignError(f"branch {branch!r} of {path} holds negative or non-finite weights")
         return weights
-    n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+    start, stop = entries
+    n = max(0, (tree.num_entries if stop is None else min(stop, tree.num_entries)) - start)
     return np.full(n, 1.0 / max(n, 1))
 
 
@@ -236,25 +271,32 @@ def read_events(
     """The collections of a file as :class:`Events` (physical units); those not in `parts` are left empty."""
     mapping = mapping or DEFAULT_MAPPING
     tree = open_tree(path, mapping["tree"])
-    return _read_events(tree, path, mapping, parts, entry_stop)
+    with damaged_file_errors(path):
+        return _read_events(tree, path, mapping, parts, (0, entry_stop))
 
 
-def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) -> Events:
-    n = tree.num_entries if entry_stop is None else min(entry_stop, tree.num_entries)
+def num_entries(path: Path, mapping: dict[str, Any] | None = None) -> int:
+    """The number of events in the file's tree."""
+    return open_tree(path, (mapping or DEFAULT_MAPPING)["tree"]).num_entries
+
+
+def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entries: tuple[int, int | None]) -> Events:
+    start, stop = entries
+    n = max(0, (tree.num_entries if stop is None else min(stop, tree.num_entries)) - start)
     empty = Collection(np.zeros(n, np.int64), *(np.zeros(0),) * 3, {k: np.zeros(0) for k in PF_EXTRA})
     parts: dict[str, Any] = {c: empty for c in (*_L1_COLLECTIONS, "pf")}
     parts.update(met_pt=np.zeros(n), met_phi=np.zeros(n), regions=np.zeros((n, 18, 14)), n_pileup=np.zeros(n, np.int32),
-                 weight=read_weights(path, mapping, entry_stop), pthat=np.zeros(n))
+                 weight=_weights(tree, path, mapping, entries), pthat=np.zeros(n))
     for name, dtype in (("n_pileup", np.int32), ("pthat", np.float64), ("lead_interaction", np.int64)):
         branch = mapping.get(name)
         if branch and branch in tree:
-            parts[name] = _read(tree, branch, path, entry_stop, "np").astype(dtype)
+            parts[name] = _read(tree, branch, path, entries, "np").astype(dtype)
     for item in needed:
         if item == "met":
             for key in ("pt", "phi"):
-                parts[f"met_{key}"] = _read(tree, _mapped(mapping, "met", key), path, entry_stop, "np").astype(np.float64)
+                parts[f"met_{key}"] = _read(tree, _mapped(mapping, "met", key), path, entries, "np").astype(np.float64)
         elif item == "regions":
-            regions = _read(tree, _mapped(mapping, "regions"), path, entry_stop, "np")
+            regions = _read(tree, _mapped(mapping, "regions"), path, entries, "np")
             if regions.shape[1:] != (18, 14):
                 raise CodesignError(f"branch {mapping['regions']!r} of {path} has per-event shape {regions.shape[1:]}, regions need (18, 14)")
             parts["regions"] = regions.astype(np.float64)
@@ -263,7 +305,7 @@ def _read_events(tree, path: Path, mapping: dict[str, Any], needed, entry_stop) 
             iso_branch = (mapping["collections"].get(item) or {}).get("iso") if item in ISO_COLLECTIONS else None
             if iso_branch and iso_branch in tree:
                 keys += ("iso",)
-            columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entry_stop, "ak") for k in keys}
+            columns = {k: _read(tree, _mapped(mapping, "collections", item, k), path, entries, "ak") for k in keys}
             counts = ak.to_numpy(ak.num(columns["pt"], axis=1)).astype(np.int64)
             flat = {k: ak.to_numpy(ak.flatten(v)) for k, v in columns.items()}
             flat.update({k: flat[k].astype(np.float64) for k in ("pt", "eta", "phi")})
@@ -279,13 +321,15 @@ def _mapped(mapping: dict[str, Any], *keys: str) -> str:
         if not isinstance(node, dict) or key not in node:
             raise CodesignError(f"branch mapping has no entry {'.'.join(keys)}; add it to the mapping file")
         node = node[key]
+    if not isinstance(node, str):
+        raise CodesignError(f"branch mapping entry {'.'.join(keys)} is {node!r}; it must be a branch name (a string)")
     return node
 
 
-def _read(tree, branch: str, path: Path, entry_stop, library: str):
+def _read(tree, branch: str, path: Path, entries: tuple[int, int | None], library: str):
     if branch not in tree:
         raise CodesignError(f"branch {branch!r} not found in {path}:{tree.name}; fix the branch mapping (--mapping)")
     try:
-        return tree[branch].array(library=library, entry_stop=entry_stop)
+        return tree[branch].array(library=library, entry_start=entries[0], entry_stop=entries[1])
     except Exception as err:
         raise CodesignError(f"cannot read branch {branch!r} of {path} ({one_line(err)})") from None

@@ -33,7 +33,9 @@ def build_autoencoder(region: str, filters: tuple[int, ...] = (16, 32), latent: 
     import tensorflow as tf
 
     keras = _keras()
-    tf.random.set_seed(seed)
+    keras.backend.clear_session()  # layer names restart (conv2d, conv2d_1, ...) whatever was built before
+    keras.utils.set_random_seed(seed)  # Python, numpy and TensorFlow: weights and the fit's shuffling
+    tf.config.experimental.enable_op_determinism()
     h, w = SHAPES[region]
     pad = 1 if region != "EB" else 0
     inp = keras.Input((h, w, 1), name="occupancy")

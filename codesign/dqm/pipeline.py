@@ -8,6 +8,7 @@ dqm.json (configuration, one AE+spatial+time threshold per region, training loss
 from __future__ import annotations
 
 import json
+import shutil
 from collections import deque
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,12 +16,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from codesign.atomic import atomic_path, check_writable
+from codesign.atomic import atomic_path, check_output
 from codesign.dqm import data as D
 from codesign.dqm import postprocess as P
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, one_line
+from codesign.validate import real_finite
 
 FILES = {"EB": "EB.onnx", "EE+": "EEp.onnx", "EE-": "EEm.onnx"}
+FREQUENCY_FILE = "flag_frequency.npz"
 VAL_SEED, TEST_SEED = 1_000, 2_000  # offsets: validation/test runs reuse run numbers with other seeds
 
 
@@ -76,15 +79,20 @@ class Models:
         meta = folder / "dqm.json"
         if not meta.is_file():
             raise CodesignError(f"{folder} is not a DQM model folder (no dqm.json); run `codesign dqm train` first")
-        self.meta = json.loads(meta.read_text())
+        try:
+            self.meta = json.loads(meta.read_text())
+            self.thresholds = {r: float(v) for r, v in self.meta["thresholds"].items()}
+            detector_seed = int(self.meta["config"]["detector_seed"])
+            with np.load(folder / "reference.npz") as ref:
+                self.reference = {r: ref[f"ref_{r}"] for r in D.REGIONS}
+                self.known_bad = {r: ref[f"bad_{r}"] for r in D.REGIONS}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise CodesignError(f"{folder} is not a complete DQM model folder ({one_line(err)}); "
+                                "rerun `codesign dqm train`") from None
         self.onnx = {r: OnnxModel(folder / f, threads) for r, f in FILES.items()}
-        with np.load(folder / "reference.npz") as ref:
-            self.reference = {r: ref[f"ref_{r}"] for r in D.REGIONS}
-            self.known_bad = {r: ref[f"bad_{r}"] for r in D.REGIONS}
         # towers scored: real towers minus known issues (dead in good data, shown brown in quality maps)
         self.mask = {r: D.geometry_mask(r) & ~self.known_bad[r] for r in D.REGIONS}
-        self.thresholds = {r: float(v) for r, v in self.meta["thresholds"].items()}
-        self.detector = D.Detector(self.meta["config"]["detector_seed"])
+        self.detector = D.Detector(detector_seed)
 
     def reconstruct(self, region: str, x: np.ndarray, batch: int = 256) -> np.ndarray:
         return np.concatenate([self.onnx[region](x[i:i + batch, ..., None])[..., 0]
@@ -114,11 +122,13 @@ def train(output: Path, cfg: TrainConfig | None = None, progress: bool = True) -
 
     if cfg.runs < 1 or cfg.lumisections < 2 * P.WINDOW or cfg.epochs < 1:
         raise CodesignError("dqm train needs --runs >= 1, --lumisections >= 6 and --epochs >= 1")
+    if min(cfg.seed, cfg.detector_seed) < 0 or cfg.latent < 1:
+        raise CodesignError("dqm train needs --seed >= 0, --detector-seed >= 0 and --latent >= 1")
+    output = check_output(output, folder=True)
     det = D.Detector(cfg.detector_seed)
     x = _good_data(det, range(cfg.runs), cfg.lumisections, cfg.seed)
-    output = Path(output)
     summary: dict = {"config": asdict(cfg), "losses": {}}
-    with atomic_path(output) as tmp:
+    with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()
         ref = {}
         for region in tqdm(D.REGIONS, desc="train", disable=not progress):
@@ -144,10 +154,17 @@ def evaluate(model_dir: Path, output: Path, runs: int = 2, lumisections: int = 2
     region and anomaly type; writes fdr_table.md/.json and plots into `output` (created)."""
     if runs < 1 or lumisections < 2 * P.WINDOW:
         raise CodesignError("dqm evaluate needs --runs >= 1 and --lumisections >= 6")
+    if seed < 0:
+        raise CodesignError(f"--seed must be >= 0, got {seed}")
+    output = check_output(output, folder=True, inputs=(model_dir,))
     models = Models(model_dir)
-    output = Path(output)
-    check_writable(output)
-    output.mkdir(exist_ok=True)
+    with atomic_path(output, folder=True) as tmp:
+        tmp.mkdir()
+        return _evaluate(models, tmp, runs, lumisections, seed, segment, progress)
+
+
+def _evaluate(models: Models, output: Path, runs: int, lumisections: int, seed: int, segment: int,
+              progress: bool) -> dict:
     det, columns = models.detector, []
     table: dict[str, dict[str, float | None]] = {m: {} for m in P.METHODS}
     efficiency: dict[str, dict[str, float]] = {m: {} for m in P.METHODS}
@@ -236,10 +253,19 @@ def load_stream(path: Path) -> D.Run:
         raise CodesignError(f"input {path} not found")
     try:
         with np.load(path) as f:
-            run = D.Run(0, f["events"].astype(np.float64), {r: f[r].astype(np.float32) for r in D.REGIONS})
-    except (KeyError, ValueError, OSError) as err:
-        raise CodesignError(f"{path} is not a DQM stream .npz with events, EB, EE+, EE- ({err})") from err
+            events = real_finite(f["events"], f"{path}: events", ("lumisection",))
+            counts = {r: real_finite(f[r], f"{path}: {r}", ("lumisection", "row", "column")) for r in D.REGIONS}
+    except (KeyError, ValueError, OSError, EOFError) as err:
+        raise CodesignError(f"{path} is not a DQM stream .npz with events, EB, EE+, EE- ({one_line(err)})") from None
+    if events.ndim != 1 or not len(events):
+        raise CodesignError(f"{path}: events must be a non-empty 1-d array (events per lumisection)")
+    if (events <= 0).any():
+        raise CodesignError(f"{path}: lumisection {int(np.argmax(events <= 0))} has {events[events <= 0][0]:g} events; "
+                            "every lumisection needs at least one event")
+    run = D.Run(0, events, {r: c.astype(np.float32) for r, c in counts.items()})
     for r in D.REGIONS:
+        if (run.counts[r] < 0).any():
+            raise CodesignError(f"{path}: {r} holds negative occupancy counts")
         if run.counts[r].shape != (len(run.events), *D.SHAPES[r]):
             raise CodesignError(f"{path}: {r} has shape {run.counts[r].shape}, expected "
                                 f"({len(run.events)}, {D.SHAPES[r][0]}, {D.SHAPES[r][1]})")
@@ -250,12 +276,21 @@ def run_stream(model_dir: Path, output: Path, stream: D.Run | None = None, lumis
                seed: int = 3, inject: str | None = None, region: str = "EB", threads: int = 1,
                progress: bool = True) -> dict:
     """Process a run LS by LS; write flags.jsonl, quality maps and the accumulated flag_frequency.npz."""
+    if seed < 0 or threads < 1 or lumisections < 1:
+        raise CodesignError("dqm run needs --seed >= 0, --threads >= 1 and --lumisections >= 1")
+    output = check_output(output, folder=True, inputs=(model_dir,))
     models = Models(model_dir, threads)
     if stream is None:
         stream = synthetic_stream(models, lumisections, seed, inject=inject, region=region)
-    output = Path(output)
-    check_writable(output)
-    output.mkdir(exist_ok=True)
+    with atomic_path(output, folder=True) as tmp:
+        tmp.mkdir()
+        previous = output / FREQUENCY_FILE
+        if previous.is_file():  # flag counts accumulate over runs into the same folder
+            shutil.copyfile(previous, tmp / FREQUENCY_FILE)
+        return _run_stream(models, stream, tmp, progress)
+
+
+def _run_stream(models: Models, stream: D.Run, output: Path, progress: bool) -> dict:
     proc, counter = LumiProcessor(models), P.FlagCounter(D.SHAPES)
     any_flag = {r: np.zeros(D.SHAPES[r], bool) for r in D.REGIONS}
     lines = []
@@ -267,9 +302,8 @@ def run_stream(model_dir: Path, output: Path, stream: D.Run | None = None, lumis
         for r, f in flags.items():
             any_flag[r] |= f
             lines += [json.dumps({"ls": ls, "region": r, "row": int(i), "col": int(j)}) for i, j in np.argwhere(f)]
-    with atomic_path(output / "flags.jsonl") as tmp:
-        tmp.write_text("\n".join(lines) + ("\n" if lines else ""))
-    counter.save(output / "flag_frequency.npz")
+    (output / "flags.jsonl").write_text("\n".join(lines) + ("\n" if lines else ""))
+    counter.save(output / FREQUENCY_FILE)
     for r in D.REGIONS:
         P.plot_quality(any_flag[r], D.geometry_mask(r), models.known_bad[r], r,
                        output / f"quality_{r.replace('+', 'p').replace('-', 'm')}.png", "flagged in run")

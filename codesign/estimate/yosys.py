@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, one_line
 from codesign.estimate.parts import Part
 from codesign.estimate.tool import LOG_NAME, find_yosys, run_yosys
 from codesign.estimate.wordlevel import price
@@ -98,8 +98,17 @@ def _total(cells: dict[str, int], pattern: str) -> int:
     return sum(n for kind, n in cells.items() if re.fullmatch(pattern, kind))
 
 
+def _yosys_json(path: Path) -> dict:
+    """A JSON file Yosys wrote; a truncated one (a full disk) is a one-line error, not a JSONDecodeError."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CodesignError(f"Yosys output {path.name} is missing or incomplete ({one_line(err)}); "
+                            "is the disk full? free space and rerun") from None
+
+
 def _count_full(workdir: Path) -> dict:
-    stat = json.loads((workdir / "stat.json").read_text())
+    stat = _yosys_json(workdir / "stat.json")
     cells: dict[str, int] = stat["design"]["num_cells_by_type"]
     depth = re.search(r"length=(\d+)", (workdir / "ltp.txt").read_text())
     return dict(
@@ -110,7 +119,7 @@ def _count_full(workdir: Path) -> dict:
 
 
 def _count_fast(workdir: Path, top: str, family: str) -> dict:
-    netlist = json.loads((workdir / "netlist.json").read_text())
+    netlist = _yosys_json(workdir / "netlist.json")
     cost = price(netlist, top, family)
     return dict(
         lut=cost.lut, ff=cost.ff, dsp=cost.dsp, bram36=0.0, carry=cost.carry, logic_levels=None,

@@ -1,8 +1,9 @@
 """The bit-exact emulator of a fixed-point graph: integer numpy, vectorised over events.
 
-Counts are integer-valued float64 (see `fixed_format`): dense layers are BLAS matrix products,
-exact because every format, accumulators included, is at most 52 bits wide.  Large batches are
-cut into cache-sized chunks run on parallel threads (numpy releases the GIL).
+Counts are integer-valued float64 (see `fixed_format`) while every format of the graph,
+accumulators included, is at most 52 bits wide: dense layers are then BLAS matrix products.  Wider
+graphs run on int64 (up to 62 bits) or Python integers, still exactly (`count_dtype`).  Large
+batches are cut into cache-sized chunks run on parallel threads (numpy releases the GIL).
 """
 
 from __future__ import annotations
@@ -12,22 +13,27 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+from codesign.fixed.fixed_format import count_dtype
+from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
 
 CHUNK_EVENTS = 4096
 
 
 def emulate_ints(graph: Graph, x_counts: np.ndarray, threads: int = 2) -> np.ndarray:
-    """Run `graph` on inputs given as counts of `graph.input_format`; returns int64 output counts."""
-    x = np.asarray(x_counts, dtype=np.float64)
+    """Run `graph` on inputs given as counts of `graph.input_format`; returns the output counts
+    (int64, or Python integers in an object array when the output format is wider than 62 bits)."""
+    dtype = count_dtype(graph.max_width)
+    x = np.asarray(x_counts)
+    x = x.astype(dtype) if dtype == np.float64 else x.astype(np.int64).astype(dtype)  # integer counts, never floats
     # one BLAS thread per chunk: our threads already use the cores, nested BLAS threads only contend
     with threadpool_limits(1, user_api="blas"):
         if len(x) <= CHUNK_EVENTS or threads <= 1:
-            return _run(graph, x).astype(np.int64)
-        chunks = range(0, len(x), CHUNK_EVENTS)
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(lambda start: _run(graph, x[start : start + CHUNK_EVENTS]), chunks))
-    return np.concatenate(parts).astype(np.int64)
+            out = _run(graph, x)
+        else:
+            chunks = range(0, len(x), CHUNK_EVENTS)
+            with ThreadPoolExecutor(threads) as pool:
+                out = np.concatenate(list(pool.map(lambda start: _run(graph, x[start : start + CHUNK_EVENTS]), chunks)))
+    return out if graph.output_format.width > 63 else out.astype(np.int64)
 
 
 def emulate(graph: Graph, x: np.ndarray) -> np.ndarray:
@@ -44,6 +50,8 @@ def _run(graph: Graph, values: np.ndarray) -> np.ndarray:
             if op.relu:
                 values = np.maximum(values, 0.0)
             values = op.output_format.requantize(values, fmt.frac)
+        elif isinstance(op, Scale):
+            values = _scale(op, values, fmt.frac)
         elif isinstance(op, Reshape):
             values = values.reshape(len(values), *op.shape)
         fmt = op.output_format
@@ -51,7 +59,18 @@ def _run(graph: Graph, values: np.ndarray) -> np.ndarray:
 
 
 def _dense(op: Dense, values: np.ndarray, frac_in: int) -> np.ndarray:
+    return _affine(op, values @ op.weight.astype(values.dtype), frac_in)
+
+
+def _scale(op: Scale, values: np.ndarray, frac_in: int) -> np.ndarray:
+    return _affine(op, values * op.weight.astype(values.dtype), frac_in)
+
+
+def _affine(op: Dense | Scale, products: np.ndarray, frac_in: int) -> np.ndarray:
+    """``products + bias`` on the op's exact output grid (every shift is a left shift: exact)."""
     frac = op.output_format.frac
-    products = values @ op.weight.astype(np.float64)
-    bias = op.bias.astype(np.float64) * 2.0 ** (frac - op.bias_format.frac)
-    return products * 2.0 ** (frac - frac_in - op.weight_format.frac) + bias
+    bias = op.bias.astype(products.dtype)
+    product_shift, bias_shift = frac - frac_in - op.weight_format.frac, frac - op.bias_format.frac
+    if products.dtype == np.float64:
+        return products * 2.0**product_shift + bias * 2.0**bias_shift
+    return (products << product_shift) + (bias << bias_shift)

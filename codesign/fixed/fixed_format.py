@@ -13,9 +13,11 @@ and overflow modes are those of the ap_types library:
 | `SAT` | clip to the representable range |
 | `SAT_SYM` | clip symmetrically, to [-max, max] (signed only) |
 
-Counts are carried as integer-valued float64 arrays: every format is at most 52 bits wide, so all
-values and every product/sum the graphs form are exact in float64, and numpy's float kernels (BLAS
-for matrix products, `rint` for ties-to-even) are several times faster than its int64 ones.
+Counts are carried as integer-valued float64 arrays while every value fits in `FLOAT_BITS` (52) bits:
+then every product and sum is exact in float64, and numpy's float kernels (BLAS for matrix
+products, `rint` for ties-to-even) are several times faster than its int64 ones.  Wider values
+(accumulators of wide layers) are carried as int64 up to `INT64_BITS` bits and as Python integers
+(numpy object arrays) beyond: `requantize` takes either kind and stays exact; `count_dtype` picks one.
 """
 
 from __future__ import annotations
@@ -26,7 +28,16 @@ import numpy as np
 
 ROUNDING_MODES = ("TRN", "RND", "RND_CONV")
 OVERFLOW_MODES = ("WRAP", "SAT", "SAT_SYM")
-MAX_WIDTH = 52
+MAX_WIDTH = 1024  # ap_fixed's own limit
+FLOAT_BITS = 52  # counts this wide are exact integer-valued float64
+INT64_BITS = 62  # counts this wide (with headroom for one addition) are exact int64
+
+
+def count_dtype(width: int):
+    """The fastest exact array type for counts (and their sums of two) of at most `width` bits."""
+    if width <= FLOAT_BITS:
+        return np.float64
+    return np.int64 if width <= INT64_BITS else object
 
 
 @dataclass(frozen=True)
@@ -86,16 +97,50 @@ class FixedFormat:
 
     def quantize(self, values: np.ndarray) -> np.ndarray:
         """Real values to counts of this format (rounding, then overflow handling)."""
-        return self._overflow(self._round(np.asarray(values, dtype=np.float64) * 2.0**self.frac))
+        values = np.asarray(values, dtype=np.float64)
+        if self.frac < 0 and self.rounding == "TRN":  # floor(v / 2**k) = floor(floor(v) / 2**k): no underflow to -0
+            values = np.floor(values)
+        return self._overflow(self._round(values * 2.0**self.frac))
 
     def requantize(self, counts: np.ndarray, frac: int) -> np.ndarray:
-        """Counts with `frac` fractional bits to this format, exactly as an ap_fixed cast."""
-        scaled = np.asarray(counts, dtype=np.float64) * 2.0 ** (self.frac - frac)  # exact: power of two
+        """Counts with `frac` fractional bits to this format, exactly as an ap_fixed cast.
+
+        Integer arrays (int64 or object) stay integer, on an exact integer path; anything else is float64.
+        """
+        counts = np.asarray(counts)
+        if counts.dtype.kind in "iuO":
+            out = self._int_requantize(counts, frac)
+            return out.astype(np.int64) if counts.dtype != object and self.width <= INT64_BITS else out
+        scaled = counts.astype(np.float64) * 2.0 ** (self.frac - frac)  # exact: power of two
         return self._overflow(self._round(scaled) if frac > self.frac else scaled)
 
+    def _int_requantize(self, counts: np.ndarray, frac: int) -> np.ndarray:
+        drop = frac - self.frac
+        if drop < 0 and counts.dtype != object and counts.size:
+            largest = int(np.abs(counts).max())
+            if largest.bit_length() - drop > INT64_BITS:  # the left shift would overflow int64
+                counts = counts.astype(object)
+        if drop <= 0:
+            scaled = counts << -drop
+        else:
+            scaled = counts >> drop  # floor
+            if self.rounding != "TRN":
+                rest, half = counts - (scaled << drop), 1 << (drop - 1)
+                up = rest >= half if self.rounding == "RND" else (rest > half) | ((rest == half) & (scaled & 1 == 1))
+                scaled = scaled + up.astype(scaled.dtype)
+        lo, hi = self.min_int, self.max_int
+        if scaled.dtype != object:  # int64 values lie inside int64's range whatever the format's
+            lo, hi = max(lo, -(2**63)), min(hi, 2**63 - 1)
+        if self.overflow != "WRAP":
+            return np.minimum(np.maximum(scaled, lo), hi)
+        if scaled.dtype != object and self.width >= 63:
+            return scaled
+        low = -(1 << (self.width - 1)) if self.signed else 0
+        return ((scaled - low) & ((1 << self.width) - 1)) + low
+
     def to_float(self, counts: np.ndarray) -> np.ndarray:
-        """Exact float64 images of counts."""
-        return np.asarray(counts, dtype=np.float64) * self.lsb
+        """Float64 images of counts (exact up to 53 significant bits)."""
+        return np.asarray(counts).astype(np.float64) * self.lsb
 
     def _round(self, scaled: np.ndarray) -> np.ndarray:
         if self.rounding == "TRN":

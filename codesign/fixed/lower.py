@@ -6,6 +6,11 @@ QKeras semantics reproduced (qkeras 0.9, `alpha` = 1 or None):
   or `ap_ufixed<bits, integer>`, ties to even (`tf.round`), saturating (`SAT_SYM` if symmetric);
 * `quantized_relu(bits, integer)` = ReLU then `ap_ufixed<bits, integer, AP_RND_CONV, AP_SAT>`.
 
+BatchNormalization is a float operation in Keras; at inference it is ``x * s + b`` per channel with
+``s = gamma / sqrt(var + eps)``, ``b = beta - mean * s``.  It becomes a `Scale` op whose `s` and `b`
+are rounded to `BN_BITS` significant bits each (its own precision, never folded into the weights):
+the one place where the graph is not QKeras exactly, and `codesign synth` measures by how much.
+
 What cannot be reproduced exactly is refused with an error that says how to change the model.
 """
 
@@ -15,12 +20,15 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Op, Quantize, Reshape
+from codesign.fixed.graph import Dense, Graph, Op, Quantize, Reshape, Scale
 
 #: The input format assumed for models without an input quantizer: the width of hls4ml's default
 #: ap_fixed<16,6>, with rounding and saturation so out-of-range inputs clip instead of wrapping.
 DEFAULT_INPUT_FORMAT = FixedFormat(16, 6, True, "RND_CONV", "SAT")
-SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QActivation", "Activation", "Flatten", "Reshape")
+SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QActivation", "Activation", "Flatten", "Reshape", "Dropout",
+                    "BatchNormalization")
+#: Significant bits (sign included) of a BatchNormalization's scale and of its shift.
+BN_BITS = 18
 _MAX_GRID_FRAC = 24
 _MAX_GRID_WIDTH = 16  # float weights needing more bits are not quantized weights
 
@@ -107,10 +115,12 @@ def _lower_layer(layer) -> list[Op]:
         return [_activation_op(layer.quantizer, layer.name, where)]
     if kind == "Activation":
         return _keras_activation(layer.activation, layer.name, where)
+    if kind == "Dropout":  # the identity at inference
+        return []
     if kind in ("Flatten", "Reshape"):
         return [Reshape(layer.name, tuple(int(d) for d in layer.output_shape[1:]))]
     if kind == "BatchNormalization":
-        raise CodesignError(f"{where} must be folded first: codesign.fixed.fold.fold_batchnorm(model)")
+        return [_lower_batchnorm(layer, where)]
     raise CodesignError(f"{where} is not supported; supported layers: {', '.join(SUPPORTED_LAYERS)}")
 
 
@@ -137,6 +147,32 @@ def _lower_dense(layer, kind: str, where: str) -> list[Op]:
     else:
         ops += _keras_activation(activation, f"{layer.name}_act", where)
     return ops
+
+
+def batchnorm_affine(layer) -> tuple[np.ndarray, np.ndarray]:
+    """The float64 (scale, shift) of an inference-time BatchNormalization."""
+    n = int(layer.moving_mean.shape[0])
+    gamma = layer.gamma.numpy().astype(np.float64) if layer.scale else np.ones(n)
+    beta = layer.beta.numpy().astype(np.float64) if layer.center else np.zeros(n)
+    scale = gamma / np.sqrt(layer.moving_variance.numpy().astype(np.float64) + layer.epsilon)
+    return scale, beta - layer.moving_mean.numpy().astype(np.float64) * scale
+
+
+def _bn_format(values: np.ndarray) -> FixedFormat:
+    """`BN_BITS` signed bits, the integer part just wide enough for max |values|, rounded to nearest."""
+    largest = float(np.max(np.abs(values), initial=0.0))
+    integer = int(np.floor(np.log2(largest))) + 2 if largest > 0 else 1  # 2**(integer - 1) > largest
+    return FixedFormat(BN_BITS, integer, True, "RND_CONV", "SAT")
+
+
+def _lower_batchnorm(layer, where: str) -> Scale:
+    axis = layer.axis[0] if isinstance(layer.axis, (list, tuple)) else layer.axis
+    if axis not in (-1, len(layer.input_shape) - 1):
+        raise CodesignError(f"{where}: only BatchNormalization over the last axis is supported (axis=-1)")
+    scale, shift = batchnorm_affine(layer)
+    scale_fmt, shift_fmt = _bn_format(scale), _bn_format(shift)
+    return Scale(layer.name, scale_fmt.quantize(scale).astype(np.int64), scale_fmt,
+                 shift_fmt.quantize(shift).astype(np.int64), shift_fmt)
 
 
 def _activation_op(quantizer, name: str, where: str) -> Quantize:

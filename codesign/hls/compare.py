@@ -11,6 +11,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+from codesign.verify.vectors import sensitivity_counts
 
 FIRST_SHOWN = 10
 TIES_PER_CAST = 256
@@ -25,6 +26,7 @@ class CompareResult:
     mismatches: int
     first_mismatches: np.ndarray  # indices of the first mismatching vectors (at most FIRST_SHOWN)
     saved: Path | None = None  # the .npz holding the first mismatching vectors, when any were saved
+    max_deviation_lsb: float | None = None  # the largest |difference| in output LSBs, when an LSB was given
 
     @property
     def equal(self) -> bool:
@@ -39,9 +41,11 @@ class CompareResult:
 
 def compare(
     emulator_out: np.ndarray, csim_out: np.ndarray, inputs: np.ndarray, save_to: Path | None = None,
-    n_saved: int = 100,
+    n_saved: int = 100, lsb: float | None = None,
 ) -> CompareResult:
-    """Compare outputs exactly, vector by vector; the first `n_saved` mismatching vectors go to `save_to` (.npz)."""
+    """Compare outputs exactly, vector by vector; the first `n_saved` mismatching vectors go to `save_to` (.npz).
+
+    With `lsb` (the outputs' LSB), also the largest deviation in LSBs."""
     emulator_out, csim_out = np.asarray(emulator_out), np.asarray(csim_out)
     if emulator_out.shape != csim_out.shape or len(inputs) != len(emulator_out):
         raise CodesignError(
@@ -54,14 +58,19 @@ def compare(
         saved = Path(save_to)
         inputs = np.asarray(inputs)
         np.savez(saved, index=first, inputs=inputs[first], emulator=emulator_out[first], csim=csim_out[first])
-    return CompareResult(len(emulator_out), len(differ), differ[:FIRST_SHOWN], saved)
+    deviation = None
+    if lsb is not None:
+        diff = np.abs(emulator_out.astype(np.float64) - csim_out.astype(np.float64))
+        deviation = float(diff.max(initial=0.0)) / lsb
+    return CompareResult(len(emulator_out), len(differ), differ[:FIRST_SHOWN], saved, deviation)
 
 
 def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> np.ndarray:
     """Real-valued inputs, shape (n, *input_shape), n > n_random.
 
     On the input grid: `n_random` uniform over the full input range, zeros, all-max, all-min,
-    one-hot max and min per feature, inputs driving each output of the first Dense from zero to
+    one-hot sensitivity vectors (each input alone at every power-of-two magnitude and both ends,
+    `verify.vectors.sensitivity_counts`), inputs driving each output of the first Dense from zero to
     its extremes (through the saturation of the cast after it), and inputs found to land a
     downstream cast exactly on a rounding tie.  Off the grid by half an LSB (ties of the input
     cast itself, including just beyond both ends of the range): ``max(1000, n_random // 10)``.
@@ -72,7 +81,7 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
     on_grid = np.concatenate([
         rng.integers(lo, hi, size=(n_random, n_in), endpoint=True),
         np.zeros((1, n_in), np.int64), np.full((1, n_in), hi), np.full((1, n_in), lo),
-        np.eye(n_in, dtype=np.int64) * hi, np.eye(n_in, dtype=np.int64) * lo,
+        sensitivity_counts(fmt, n_in),
         _first_dense_extremes(graph),
         _downstream_ties(graph, rng),
     ])
@@ -124,3 +133,4 @@ def _downstream_ties(graph: Graph, rng: np.random.Generator) -> np.ndarray:
         tie &= (floor >= op.output_format.min_int) & (floor < op.output_format.max_int)
         found.append(candidates[np.flatnonzero(tie.any(axis=1))[:TIES_PER_CAST]])
     return np.concatenate(found)
+

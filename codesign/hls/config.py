@@ -19,7 +19,7 @@ from hls4ml.model.types import FixedPrecisionType
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize
+from codesign.fixed.graph import Dense, Graph, Quantize, Scale
 
 #: Used by hls4ml only for types the graph has no say in (activation tables, never used by ReLU/linear).
 DEFAULT_PRECISION = "ap_fixed<16,6>"
@@ -33,6 +33,7 @@ class LayerPrecision:
     result: FixedFormat
     dense: Dense | None = None  # weight, bias and accumulator formats and the weight values
     relu: bool = False
+    scale: Scale | None = None  # a BatchNormalization: scale and shift formats and values
 
     def config(self) -> dict[str, str]:
         """The layer's ``Precision`` entry of the hls4ml configuration."""
@@ -43,6 +44,8 @@ class LayerPrecision:
                 "bias": self.dense.bias_format.hls(),
                 "accum": self.dense.output_format.hls(),
             }
+        if self.scale is not None:
+            precision |= {"scale": self.scale.weight_format.hls(), "bias": self.scale.bias_format.hls()}
         return precision
 
 
@@ -64,7 +67,8 @@ def layer_precisions(model, graph: Graph) -> dict[str, LayerPrecision]:
                                                    and name.startswith(f"{dense.name}_"))):
             ops.pop(0)
             relu = isinstance(op, Quantize) and op.relu
-            precisions[name] = LayerPrecision(op.name, op.output_format, op if isinstance(op, Dense) else None, relu)
+            precisions[name] = LayerPrecision(op.name, op.output_format, op if isinstance(op, Dense) else None, relu,
+                                              op if isinstance(op, Scale) else None)
             fmt, dense = op.output_format, op if isinstance(op, Dense) else None
         elif _is_linear_activation(model, name, dense):
             precisions[name] = LayerPrecision(f"{name} (identity)", fmt)
@@ -119,8 +123,12 @@ def enforce_precisions(hls_model, model, graph: Graph) -> None:
             raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) has no counterpart in the fixed-point graph")
         if (expected.dense is None) != (layer.class_name != "Dense"):
             raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) does not match graph op {expected.op}")
+        if (expected.scale is None) != (layer.class_name != "BatchNormalization"):
+            raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) does not match graph op {expected.op}")
         if expected.dense is not None:
             _set_weights_type(layer, expected.dense)
+        if expected.scale is not None:
+            _set_scale(layer, expected.scale)
         for kind, precision, fmt in _types(layer, expected):
             if precision != hls_precision(fmt):
                 raise CodesignError(f"hls4ml layer {name}: {kind} precision {precision} is not the graph's {fmt.hls()}")
@@ -136,6 +144,11 @@ def _types(layer, expected: LayerPrecision) -> list[tuple[str, object, FixedForm
             ("weight", layer.weights["weight"].type.precision, dense.weight_format),
             ("bias", layer.weights["bias"].type.precision, dense.bias_format),
         ]
+    if expected.scale is not None:
+        types += [
+            ("scale", layer.weights["scale"].type.precision, expected.scale.weight_format),
+            ("bias", layer.weights["bias"].type.precision, expected.scale.bias_format),
+        ]
     return types
 
 
@@ -146,4 +159,12 @@ def _set_weights_type(layer, dense: Dense) -> None:
         values = np.asarray(variable.data, dtype=np.float64).reshape(ints.shape)
         if not np.array_equal(values, fmt.to_float(ints)):
             raise CodesignError(f"hls4ml layer {layer.name}: {key} values differ from the fixed-point graph's")
+        variable.update_precision(APTypeConverter().convert(hls_precision(fmt)))
+
+
+def _set_scale(layer, scale: Scale) -> None:
+    """A BatchNormalization's scale and shift: hls4ml computes them in float; the graph's rounded values replace them."""
+    for key, ints, fmt in (("scale", scale.weight, scale.weight_format), ("bias", scale.bias, scale.bias_format)):
+        variable = layer.weights[key]
+        variable.data = fmt.to_float(ints).reshape(np.shape(variable.data))
         variable.update_precision(APTypeConverter().convert(hls_precision(fmt)))

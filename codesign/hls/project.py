@@ -17,7 +17,6 @@ import ctypes
 import hashlib
 import io
 import os
-import re
 import shutil
 import subprocess
 import tempfile
@@ -34,14 +33,6 @@ from codesign.hls.config import enforce_precisions, hls_config
 
 #: Files of a written project that are not sources, or not reproducible (see the module docstring).
 SOURCE_EXCLUDES = ("hls4ml_config.yml", "keras_model.keras", "*.so")
-_CPP_RESERVED = frozenset("""
-    alignas alignof and and_eq asm auto bitand bitor bool break case catch char char8_t char16_t char32_t class compl
-    concept const consteval constexpr constinit const_cast continue co_await co_return co_yield decltype default delete
-    do double dynamic_cast else enum explicit export extern false float for friend goto if inline int long main mutable
-    namespace new noexcept not not_eq nullptr operator or or_eq private protected public register reinterpret_cast
-    requires return short signed sizeof static static_assert static_cast struct switch template this thread_local throw
-    true try typedef typeid typename union unsigned using virtual void volatile wchar_t while xor xor_eq
-""".split())
 
 
 @dataclass
@@ -95,8 +86,9 @@ class HLSProject:
 
 def project_name(graph: Graph) -> str:
     """A C++ identifier from the graph's name (it names the top function and the files)."""
-    name = re.sub(r"\W", "_", graph.name)
-    return name if name[:1].isalpha() and name not in _CPP_RESERVED else f"m_{name}"
+    from codesign.identifiers import cpp_name
+
+    return cpp_name(graph.name)
 
 
 def write_project(

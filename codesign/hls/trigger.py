@@ -166,6 +166,7 @@ def compile_trigger(chain: TriggerChain, project_dir: Path, project: str, n_wp: 
     library = project_dir / f"lib{project}_trigger.so"
     sources = [firmware / f"{project}.cpp", firmware / f"{project}_trigger.cpp", project_dir / f"{project}_trigger_bridge.cpp"]
     command = ["g++", "-O2", "-std=c++14", "-fPIC", "-shared", "-fno-gnu-unique",
+               f"-ffile-prefix-map={project_dir.absolute()}=.",  # no (temporary) build path inside the library
                f"-I{firmware}", f"-I{firmware / 'ap_types'}", *map(str, sources), "-o", str(library)]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,10 +21,36 @@ def export_keras(model, path: Path, opset: int = OPSET) -> Path:
     spec = tuple(tf.TensorSpec((None, *i.shape[1:]), tf.float32, name=f"input_{k}")
                  for k, i in enumerate(model.inputs))
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    canonical_names(proto.graph)
     path = Path(path)
     with atomic_path(path) as tmp:
         tmp.write_bytes(proto.SerializeToString())
     return path
+
+
+def canonical_names(graph) -> None:
+    """Renumber tf2onnx's generated names (`base__<counter>`) in graph order and sort the initializers:
+    the counter follows Python's per-process hash order, so without this the same model gives other bytes."""
+    auto = re.compile(r"^(.*)__\d+(:\d+)?$")
+    names: dict[str, str] = {}
+
+    def rename(name: str) -> str:
+        match = auto.match(name)
+        if not match or not name:
+            return name
+        if name not in names:
+            names[name] = f"{match[1]}__c{len(names)}{match[2] or ''}"
+        return names[name]
+
+    for node in graph.node:
+        node.name = rename(node.name)
+        node.input[:] = [rename(n) for n in node.input]
+        node.output[:] = [rename(n) for n in node.output]
+    for item in (*graph.initializer, *graph.value_info, *graph.input, *graph.output):
+        item.name = rename(item.name)
+    ordered = sorted(graph.initializer, key=lambda t: t.name)
+    graph.ClearField("initializer")
+    graph.initializer.extend(ordered)
 
 
 class OnnxModel:

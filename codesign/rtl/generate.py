@@ -9,7 +9,6 @@ element from bit 0; each element is a `Field` of its own width (da4ml drops bits
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from math import floor
 from pathlib import Path
@@ -77,9 +76,9 @@ class RTLProject:
         """Counts of the output format, shaped (events, *output_shape), from `model_out` words."""
         return unpack_fields(self.output_fields, words).reshape(len(words), *self.output_shape)
 
-    def predict_ints(self, x_ints: np.ndarray, n_threads: int = -1) -> np.ndarray:
-        """The pipeline, stage by stage, in da4ml's C++ interpreter: input counts to output counts."""
-        return run_logic(self.pipeline, self.graph, x_ints, n_threads)
+    def predict_ints(self, x_ints: np.ndarray) -> np.ndarray:
+        """The pipeline, stage by stage, in the exact interpreter (`codesign.rtl.interpret`): counts to counts."""
+        return run_logic(self.pipeline, self.graph, x_ints)
 
 
 def latency_cutoff(clock_mhz: float, adder_delay_ns: float = ADDER_DELAY_NS) -> int:
@@ -129,8 +128,9 @@ def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str 
 
 
 def module_name(name: str) -> str:
-    ident = re.sub(r"\W", "_", name).strip("_") or "model"
-    return ident if ident[0].isalpha() else f"m_{ident}"
+    from codesign.identifiers import verilog_module
+
+    return verilog_module(name)
 
 
 def port_fields(qints: list[QInterval], fmt: FixedFormat) -> tuple[Field, ...]:

@@ -19,7 +19,8 @@ from da4ml.trace import FixedVariable, FixedVariableArray, FixedVariableArrayInp
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
+from codesign.rtl.interpret import run_pipeline
 
 #: da4ml's default hardware model: cost counts adder bits (~LUTs), latency counts adders in series.
 HW_CONFIG = HWConfig(adder_size=1, carry_size=-1, latency_cutoff=-1)
@@ -56,6 +57,8 @@ def _trace(graph: Graph, delay_constraint: int) -> CombLogic:
     for op in graph.ops:
         if isinstance(op, Dense):
             x = _dense(x, op)
+        elif isinstance(op, Scale):
+            x = _scale(x, op)
         elif isinstance(op, Quantize):
             x = _elementwise(x, lambda v, q=op, frac=fmt.frac: cast(v, frac, q.output_format, q.relu))
         elif isinstance(op, Reshape):
@@ -97,27 +100,32 @@ def _wrap_unsigned(v: FixedVariable, i: int, f: int) -> FixedVariable:
                          _from=(v,), _factor=abs(v._factor))
 
 
-def run_logic(logic: CombLogic | Pipeline, graph: Graph, x_ints: np.ndarray, n_threads: int = -1) -> np.ndarray:
-    """Integer inputs (counts of graph.input_format) through da4ml's C++ interpreter to output counts."""
+def run_logic(logic: CombLogic | Pipeline, graph: Graph, x_ints: np.ndarray) -> np.ndarray:
+    """Integer inputs (counts of graph.input_format) through the logic, stage by stage, to output counts.
+
+    Evaluated exactly by `codesign.rtl.interpret` (not da4ml's C++ interpreter, wrong above 32 bits).
+    """
     x_ints = np.asarray(x_ints)
     fmt_in, fmt_out = graph.input_format, graph.output_format
     if x_ints.shape[1:] != tuple(graph.input_shape):
         raise CodesignError(f"inputs have shape {x_ints.shape[1:]}, the graph expects {tuple(graph.input_shape)}")
     if x_ints.size and (x_ints.min() < fmt_in.min_int or x_ints.max() > fmt_in.max_int):
         raise CodesignError(f"input counts outside {fmt_in.hls()}: [{fmt_in.min_int}, {fmt_in.max_int}]")
-    values = x_ints.reshape(len(x_ints), -1).astype(np.float64) * fmt_in.lsb
-    for stage in logic.solutions if isinstance(logic, Pipeline) else (logic,):
-        values = stage.predict(values, n_threads=n_threads).reshape(len(x_ints), -1)
-    counts = values * 2.0**fmt_out.frac
-    out = np.round(counts).astype(np.int64)
-    if not np.array_equal(out, counts):
-        raise AssertionError("da4ml interpreter returned values off the output format's grid")
+    flat = x_ints.reshape(len(x_ints), -1).astype(np.int64)
+    out = run_pipeline(logic, flat, fmt_in.frac, fmt_out.frac)
     return out.reshape(len(x_ints), *graph.output_shape)
 
 
 def _dense(x: FixedVariableArray, op: Dense) -> FixedVariableArray:
     product = (x @ op.weight.astype(np.float64)) * 2.0**-op.weight_format.frac
     return product + op.bias.astype(np.float64) * 2.0**-op.bias_format.frac
+
+
+def _scale(x: FixedVariableArray, op: Scale) -> FixedVariableArray:
+    """Per channel (last axis) ``x * s + b``: constant multiplications (shift-adds) and a constant add."""
+    scale = op.weight.astype(np.float64) * 2.0**-op.weight_format.frac  # exact: at most BN_BITS bits
+    shift = op.bias.astype(np.float64) * 2.0**-op.bias_format.frac
+    return x * scale + shift
 
 
 def _elementwise(x: FixedVariableArray, fn: Callable[[FixedVariable], FixedVariable]) -> FixedVariableArray:

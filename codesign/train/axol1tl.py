@@ -85,8 +85,8 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
 
     training = card.data["training"]
     epochs = training["epochs"] if epochs is None else epochs
-    if epochs < 1:
-        raise CodesignError(f"--epochs must be >= 1, got {epochs}; nothing was written")
+    if not isinstance(epochs, int) or epochs < 1:  # before anything is overwritten
+        raise CodesignError(f"training needs at least one epoch, got {epochs!r}; nothing was written")
     raw_format = card.format(card.data["inputs"]["raw_format"])
     net_format = card.format(card.data["inputs"]["network_format"])
     rng = np.random.default_rng(training["seed"])

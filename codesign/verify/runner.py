@@ -23,7 +23,7 @@ from pathlib import Path
 
 from codesign.atomic import atomic_path
 from codesign.cache import cache_dir
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, first_error_line
 
 TESTBENCH_DIR = Path(__file__).resolve().parents[2] / "testbench"
 TESTBENCH_MODULE = "test_model"
@@ -102,6 +102,18 @@ def simulate(sources: list[Path], module: str, stimulus: dict, work_dir: Path, s
     if not results_file.is_file():
         raise CodesignError(f"the {simulator} simulation wrote no results; see {log}")
     return SimRun(simulator, sim_version, json.loads(results_file.read_text()), round(build_s, 2), round(run_s, 2), cached, log)
+
+
+def lint(sources: list[Path], module: str, timeout_s: float = 600) -> None:
+    """Verilator `--lint-only` of RTL sources with `module` on top (seconds, no C++): raises CodesignError
+    with Verilator's first error if the RTL does not compile."""
+    _verilator_env()
+    cmd = ["verilator", "--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", module,
+           *map(str, sources)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode:
+        raise CodesignError(f"the generated RTL of {module} does not compile (verilator --lint-only): "
+                            f"{first_error_line(proc.stderr + proc.stdout, '%Error')}")
 
 
 def _verilator_env() -> None:

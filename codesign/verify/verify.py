@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.atomic import atomic_path
+from codesign.atomic import atomic_path, check_output
 from codesign.cache import cache_dir, cache_key
-from codesign.errors import CodesignError
+from codesign.errors import CodesignError, one_line
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
+from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
 from codesign.verify.runner import SIMULATORS, rtl_sources, simulate
 
 N_SAVED = 100
@@ -59,6 +59,8 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         raise CodesignError(f"--vectors must be positive, got {vectors}")
     if simulator not in SIMULATORS:
         raise CodesignError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    if project is not None:
+        check_output(Path(project) / "verify.json", folder=False)
     design = load_design(target, clock_mhz)
     out_dir = Path(project) if project is not None else design.folder
     graph = design.graph
@@ -117,12 +119,16 @@ def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
     """A synth project's RTL (folder with report.json, graph.json, rtl/), or RTL written for a model (cached)."""
     path = Path(target)
     if path.is_dir() and (path / "report.json").is_file():
-        report = json.loads((path / "report.json").read_text())
         for need in ("graph.json", "rtl/model/pipeline.json", "rtl/src"):
             if not (path / need).exists():
                 raise CodesignError(f"{path} is not a complete synth project (no {need}); rerun `codesign synth`")
-        graph = graph_from_json((path / "graph.json").read_text())
-        return _design(graph, path / "rtl", report["latency_cycles"], report["ii"], path)
+        try:
+            report = json.loads((path / "report.json").read_text())
+            graph = graph_from_json((path / "graph.json").read_text())
+            return _design(graph, path / "rtl", int(report["latency_cycles"]), int(report["ii"]), path)
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as err:
+            raise CodesignError(f"{path} holds a damaged report.json, graph.json or rtl/ ({one_line(err)}); "
+                                "rerun `codesign synth`") from None
     if path.is_dir():
         raise CodesignError(f"{path} is neither a synth project (no report.json) nor a model file")
     from codesign.zoo.loading import load_model
@@ -178,9 +184,10 @@ def graph_from_json(text: str) -> Graph:
     data = json.loads(text)
     ops = []
     for op in data["ops"]:
-        if op["type"] == "Dense":
-            ops.append(Dense(op["name"], np.array(op["weight"], np.int64), FixedFormat(**op["weight_format"]),
-                             np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"])))
+        if op["type"] in ("Dense", "Scale"):
+            kind = Dense if op["type"] == "Dense" else Scale
+            ops.append(kind(op["name"], np.array(op["weight"], np.int64), FixedFormat(**op["weight_format"]),
+                            np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"])))
         elif op["type"] == "Quantize":
             ops.append(Quantize(op["name"], FixedFormat(**op["output_format"]), op["relu"]))
         else:

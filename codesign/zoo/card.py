@@ -104,4 +104,31 @@ def load_card(name_or_folder: str | Path) -> Card:
     if not path.is_file():
         known = ", ".join(zoo_names()) or "none"
         raise CodesignError(f"no model card for {name_or_folder!r}; zoo models: {known}, or give a .h5 file")
-    return Card(folder, yaml.safe_load(path.read_text()))
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:
+        raise CodesignError(f"cannot read model card {path}: {' '.join(str(err).split())}") from None
+    check_card(data, path)
+    return Card(folder, data)
+
+
+#: Entries every card needs, with their types (the rest is read by the model family's code).
+REQUIRED: dict[tuple[str, ...], type | tuple[type, ...]] = {
+    ("name",): str, ("inputs",): dict, ("inputs", "view"): str, ("inputs", "raw_format"): dict,
+    ("inputs", "raw_format", "width"): int, ("inputs", "raw_format", "integer"): int, ("inputs", "scaling"): dict,
+    ("score",): dict, ("score", "format"): dict, ("score", "format", "width"): int,
+    ("score", "format", "integer"): int, ("working_points",): dict,
+}
+
+
+def check_card(data: Any, path: Path) -> None:
+    """Raise CodesignError naming the first missing or mistyped entry of a card."""
+    if not isinstance(data, dict):
+        raise CodesignError(f"model card {path} is not a YAML mapping (empty or malformed); restore it from git")
+    for keys, kind in REQUIRED.items():
+        node: Any = data
+        for key in keys:
+            node = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(node, kind) or isinstance(node, bool) and kind is int:
+            want = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise CodesignError(f"model card {path}: {'.'.join(keys)} is {node!r}, it must be a {want}; fix the card")

@@ -43,17 +43,14 @@ def load_model(target: str | Path) -> LoadedModel:
     """`target` is a zoo model name, a model folder with a card, or a `.h5` file."""
     from codesign.fixed.lower import lower_keras
 
-    from codesign.fixed.fold import fold_batchnorm
-
     if str(target).endswith((".h5", ".hdf5", ".keras")):
-        model, fold_note = fold_batchnorm(load_keras(Path(target)))
+        model = load_keras(Path(target))
         graph, note = lower_keras(model)
-        return LoadedModel(Path(target).stem, model, graph, "; ".join(filter(None, (note, fold_note))))
+        return LoadedModel(Path(target).stem, model, graph, note)
     card = load_card(target)
     if not card.encoder_path.is_file():
         raise CodesignError(f"model {card.name} has no trained weights ({card.encoder_path}); run `codesign train {card.name}`")
-    model, fold_note = fold_batchnorm(load_keras(card.encoder_path))
+    model = load_keras(card.encoder_path)
     graph, note = lower_keras(model)
-    note = "; ".join(filter(None, (note, fold_note)))
     chain = TriggerChain(card.scaling(), graph, card.score(), card.thresholds())
     return LoadedModel(card.name, model, graph, note, card, chain)

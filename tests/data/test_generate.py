@@ -89,8 +89,8 @@ def test_cli_generate_and_info(tmp_path, capsys):
     "argv, message",
     [
         (["--process", "nope", "--events", "10"], "unknown process 'nope'"),
-        (["--process", "qcd", "--events", "-5"], "--events must be a positive"),
-        (["--process", "qcd", "--events", "10", "--pileup", "-1"], "--pileup must be >= 0"),
+        (["--process", "qcd", "--events", "-5"], "argument --events: -5 is out of range"),
+        (["--process", "qcd", "--events", "10", "--pileup", "-1"], "argument --pileup: -1 is out of range"),
     ],
 )
 def test_cli_rejects_bad_requests(tmp_path, capsys, argv, message):
@@ -106,9 +106,9 @@ def test_cli_rejects_unwritable_output(tmp_path, capsys):
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        if os.access(locked, os.W_OK):  # root ignores permissions: use a missing folder instead
-            target = tmp_path / "missing" / "x.root"
-            message = "does not exist"
+        if os.access(locked, os.W_OK):  # root ignores permissions: use a path below a file instead
+            (tmp_path / "file").write_text("")
+            target, message = tmp_path / "file" / "x.root", "is a file"
         else:
             target, message = locked / "x.root", "not writable"
         assert main(["data", "generate", "--process", "qcd", "--events", "10", "-o", str(target)]) == 2

@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 
+from codesign.atomic import MARKER
 from codesign.dqm import data as D
 from codesign.dqm import postprocess as P
 from codesign.dqm.cli import add_parser
@@ -30,7 +31,8 @@ def _cli(*argv):
 
 
 def test_train_writes_model_folder(model_dir):
-    assert {p.name for p in model_dir.iterdir()} == {"EB.onnx", "EEp.onnx", "EEm.onnx", "reference.npz", "dqm.json"}
+    assert {p.name for p in model_dir.iterdir()} == {"EB.onnx", "EEp.onnx", "EEm.onnx", "reference.npz", "dqm.json",
+                                                     MARKER}
     meta = json.loads((model_dir / "dqm.json").read_text())
     assert set(meta["thresholds"]) == set(D.REGIONS) and all(t > 0 for t in meta["thresholds"].values())
     assert all(np.isfinite(v["loss"]) for v in meta["losses"].values())
@@ -73,8 +75,9 @@ def test_run_from_npz_input(model_dir, tmp_path):
 def test_cli_error_paths(model_dir, tmp_path):
     with pytest.raises(CodesignError, match="not a DQM model folder"):
         _cli("evaluate", tmp_path, "-o", tmp_path / "e")
-    with pytest.raises(CodesignError, match="does not exist"):
-        _cli("evaluate", model_dir, "-q", "-o", tmp_path / "no" / "such")
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(CodesignError, match="not written by codesign"):
+        _cli("evaluate", model_dir, "-q", "-o", tmp_path / "mine")
     with pytest.raises(CodesignError, match="does not exist in EB"):
         _cli("run", model_dir, "--inject", "missing_sector", "-q", "-o", tmp_path / "r")
     with pytest.raises(CodesignError, match="not found"):
@@ -84,7 +87,30 @@ def test_cli_error_paths(model_dir, tmp_path):
         _cli("run", model_dir, "--input", tmp_path / "bad.npz", "-o", tmp_path / "r")
     with pytest.raises(CodesignError, match="--filters"):
         _cli("train", "--filters", "8,x", "-o", tmp_path / "t")
-    with pytest.raises(CodesignError, match="--epochs"):
+    with pytest.raises(SystemExit):  # argparse: out of range
         _cli("train", "--epochs", "0", "-o", tmp_path / "t")
-    with pytest.raises(CodesignError, match="--runs"):
+    with pytest.raises(SystemExit):
         _cli("evaluate", model_dir, "--runs", "0", "-o", tmp_path / "e")
+
+
+def test_train_is_byte_reproducible(model_dir, tmp_path):
+    """The same request and seed give the same bytes: again in this process (after other models were built:
+    Keras' layer-name counters) and in another process with another hash seed (tf2onnx's generated names)."""
+    import os
+    import subprocess
+    import sys
+
+    import keras
+
+    keras.Sequential([keras.layers.Conv2D(1, 1, input_shape=(4, 4, 1)), keras.layers.Dense(1)])  # advance the counters
+    here = tmp_path / "here"
+    train(here, TINY, progress=False)
+    again = tmp_path / "again"
+    code = (f"from codesign.dqm.pipeline import TrainConfig, train; "
+            f"train({str(again)!r}, TrainConfig(**{TINY.__dict__!r}), progress=False)")
+    env = {**os.environ, "PYTHONHASHSEED": "12345", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    subprocess.run([sys.executable, "-c", code], check=True, env=env, capture_output=True)
+    files = sorted(p.name for p in model_dir.iterdir())
+    assert files == sorted(p.name for p in again.iterdir())
+    for other in (here, again):
+        assert [f for f in files if (model_dir / f).read_bytes() != (other / f).read_bytes()] == []

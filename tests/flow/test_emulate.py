@@ -55,3 +55,65 @@ def test_default_axol1tl_qkeras_equals_emulator(sample):
                         np.full((1, 57), graph.input_format.max_value), np.full((1, 57), graph.input_format.min_value)])
     want = model.keras_model.predict(x, batch_size=4096, verbose=0).astype(np.float64)
     assert np.array_equal(want, emulate(graph, x))
+
+
+@pytest.fixture(scope="module")
+def grid_h5(tmp_path_factory):
+    """A (4, 4) input, a Dense on the last axis, Dropout (the identity at inference), Flatten."""
+    import keras
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    inputs = keras.Input((4, 4))
+    x = QActivation(quantized_bits(8, 3, alpha=1))(inputs)
+    x = QDense(3, kernel_quantizer=quantized_bits(6, 1, alpha=1), bias_quantizer=quantized_bits(6, 1, alpha=1))(x)
+    x = QActivation(quantized_relu(6, 3))(x)
+    x = keras.layers.Dropout(0.2, name="drop")(x)
+    x = keras.layers.Flatten()(x)
+    x = QDense(2, kernel_quantizer=quantized_bits(6, 1, alpha=1), bias_quantizer=quantized_bits(6, 1, alpha=1))(x)
+    model = keras.Model(inputs, x, name="grid")
+    rng = np.random.default_rng(4)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.uniform(-1, 1, w.shape) for w in layer.get_weights()])
+    path = tmp_path_factory.mktemp("grid") / "grid.h5"
+    model.save(path, save_format="h5")
+    return path
+
+
+def test_model_shape_and_flattened_inputs_agree_with_qkeras(grid_h5, tmp_path):
+    x = np.random.default_rng(0).normal(0, 3, (40, 4, 4))
+    np.save(tmp_path / "grid.npy", x)
+    np.save(tmp_path / "flat.npy", x.reshape(40, 16))
+    for name in ("grid", "flat"):
+        assert main(["emulate", str(grid_h5), "--input", str(tmp_path / f"{name}.npy"), "-o", str(tmp_path / f"{name}.out.npy")]) == 0
+    got = np.load(tmp_path / "grid.out.npy")
+    assert np.array_equal(got, np.load(tmp_path / "flat.out.npy"))
+    want = load_model(grid_h5).keras_model.predict(x, verbose=0).astype(np.float64)
+    assert got.shape == (40, 2) and np.array_equal(got, want)
+
+
+def test_other_shapes_name_both_accepted_forms(grid_h5, tmp_path, capsys):
+    np.save(tmp_path / "x.npy", np.zeros((5, 4)))
+    assert main(["emulate", str(grid_h5), "--input", str(tmp_path / "x.npy"), "-o", str(tmp_path / "y.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "needs (N, 4, 4) or (N, 16)" in err and err.count("\n") == 0 and not (tmp_path / "y.npy").exists()
+
+
+def test_chunked_emulation_is_identical_and_bounded_in_memory(small_h5, tmp_path, monkeypatch):
+    """Streaming in chunks gives the same bytes as one chunk, with a peak far below the input's size."""
+    import tracemalloc
+
+    import codesign.emulate as E
+
+    model = load_model(small_h5)
+    monkeypatch.setattr(E, "load_model", lambda target: model)
+    x = np.random.default_rng(1).normal(0, 4, (200_000, 6))
+    np.save(tmp_path / "x.npy", x)
+    del x
+    E.run(str(small_h5), tmp_path / "x.npy", tmp_path / "whole.npy", chunk_rows=200_000)
+    tracemalloc.start()
+    E.run(str(small_h5), tmp_path / "x.npy", tmp_path / "chunked.npy", chunk_rows=2_000)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert (tmp_path / "whole.npy").read_bytes() == (tmp_path / "chunked.npy").read_bytes()
+    assert peak < (tmp_path / "x.npy").stat().st_size / 10, peak

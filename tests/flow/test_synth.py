@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from codesign.atomic import MARKER
 from codesign.cli import main
 from codesign.errors import CodesignError
 from codesign.synth import synthesize
@@ -33,7 +34,9 @@ def test_report_schema_and_checks(small_project):
     on_disk = json.loads((out / "report.json").read_text())
     assert REPORT_KEYS <= set(on_disk)
     assert on_disk["bit_exact"]["mismatches"] == 0 and on_disk["bit_exact"]["vectors"] >= 10_000
-    assert set(on_disk["bit_exact"]["paths"]) == {"emulator_vs_hls_csim", "emulator_vs_rtl_interpreter"}
+    paths = on_disk["bit_exact"]["paths"]
+    assert set(paths) == {"emulator_vs_qkeras_float64", "emulator_vs_hls_csim", "emulator_vs_rtl_interpreter"}
+    assert all(p["bit_exact"] and p["mismatches"] == 0 and p["max_deviation_lsb"] == 0 for p in paths.values())
     for name in ("lut", "ff", "dsp", "bram"):
         assert on_disk["resources"][name]["source"] in ("yosys", "da4ml", "vivado")
     assert on_disk["resources"]["lut"]["value"] > 0 and on_disk["utilization_pct"]["lut"] > 0
@@ -41,6 +44,9 @@ def test_report_schema_and_checks(small_project):
     assert {"hls4ml", "da4ml", "yosys"} <= set(on_disk["tools"])
     assert (out / "report.md").read_text().startswith("# small on xcvu9p")
     assert list((out / "hls" / "firmware").glob("*.cpp")) and list((out / "rtl" / "src").glob("*.v"))
+    assert (out / MARKER).is_file() and "lint" in on_disk["timings_s"]
+    assert f"OutputDir: {out.absolute() / 'hls'}\n" in (out / "hls" / "hls4ml_config.yml").read_text()
+    assert (out / "rtl" / "src" / "m_small.v").is_file()  # `small` is a Verilog keyword
 
 
 def test_two_runs_are_identical(small_project, small_h5, tmp_path):
@@ -83,9 +89,9 @@ def test_unknown_part_is_a_one_line_error(small_h5, tmp_path, capsys):
 def test_unsupported_layer_is_named(tmp_path, capsys):
     import keras
 
-    h5 = save_small_model(tmp_path / "bad.h5", extra_layer=keras.layers.Dropout(0.1, name="drop"))
+    h5 = save_small_model(tmp_path / "bad.h5", extra_layer=keras.layers.LayerNormalization(name="norm"))
     assert main(["synth", str(h5), "-o", str(tmp_path / "p")]) == 2
-    assert "layer drop (Dropout) is not supported" in capsys.readouterr().err
+    assert "layer norm (LayerNormalization) is not supported" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("target, message", [("nosuchmodel", "no model card"), ("missing.h5", "does not exist")])
@@ -94,20 +100,75 @@ def test_missing_models(target, message, tmp_path, capsys):
     assert message in capsys.readouterr().err
 
 
-def test_default_axol1tl(tmp_path):
-    """The committed AXOL1TL: trigger chain included, one clock at 40 MHz, no DSPs."""
+def test_default_axol1tl(tmp_path, monkeypatch):
+    """The committed AXOL1TL: trigger chain included, one clock at 40 MHz, no DSPs.  A Loose threshold
+    one LSB off in the trigger C++ (no random vector scores on it) is caught by the boundary vectors."""
+    import codesign.hls.trigger as hls_trigger
+
+    real = hls_trigger.write_trigger
+
+    def loose_off_by_one(chain, *args, **kwargs):
+        import dataclasses
+
+        return real(dataclasses.replace(chain, thresholds={**chain.thresholds, "Loose": chain.thresholds["Loose"] + 1}),
+                    *args, **kwargs)
+
+    monkeypatch.setattr(hls_trigger, "write_trigger", loose_off_by_one)
+    with pytest.raises(CodesignError, match=r"trigger_emulator_vs_trigger_csim: \d+ of") as caught:
+        synthesize("axol1tl", part="xcvu9p", output=tmp_path / "off", vectors=1000, progress=lambda _: None)
+    assert int(str(caught.value).split("trigger_emulator_vs_trigger_csim: ")[1].split()[0]) >= 10
+    monkeypatch.setattr(hls_trigger, "write_trigger", real)
     report = synthesize("axol1tl", part="xcvu9p", output=tmp_path / "axo", progress=lambda _: None)
     assert report["bit_exact"]["mismatches"] == 0
     assert "trigger_emulator_vs_trigger_csim" in report["bit_exact"]["paths"]
     assert report["latency_cycles"] == 1 and report["resources"]["dsp"]["value"] == 0
     assert report["metrics"]["signals"]["zprime_ll"]["auc_firmware"] > 0.9
+    library, = (tmp_path / "axo" / "hls").glob("lib*_trigger.so")
+    assert b".partial-" not in library.read_bytes()  # no temporary build path inside
 
 
-def test_batchnorm_model_is_folded_and_synthesised(tmp_path):
-    from tests.conftest import bn_model
+def test_batchnorm_model_reports_its_deviation_from_qkeras(tmp_path):
+    """hls4ml's BN layer and the RTL equal the emulator bit for bit; against QKeras (float BN) the report
+    gives the mismatches and the largest deviation in output LSBs and never calls that path bit-exact."""
+    from tests.fixed.test_batchnorm import bn_net
 
     h5 = tmp_path / "bn.h5"
-    bn_model().save(h5, save_format="h5")
+    bn_net().save(h5, save_format="h5")
     report = synthesize(str(h5), part="xcvu13p", output=tmp_path / "bn", progress=lambda _: None)
+    paths = report["bit_exact"]["paths"]
     assert report["bit_exact"]["mismatches"] == 0 and report["part"] == "xcvu13p"
-    assert "folded BatchNormalization bn1 into d1" in report["input_note"]
+    assert paths["emulator_vs_hls_csim"]["bit_exact"] and paths["emulator_vs_rtl_interpreter"]["bit_exact"]
+    qkeras = paths["emulator_vs_qkeras_float64"]
+    assert not qkeras["bit_exact"] and 0 < qkeras["mismatches"] < 0.01 * qkeras["vectors"]
+    assert 1 <= qkeras["max_deviation_lsb"] <= 64
+    assert "emulator_vs_qkeras_float64" in (tmp_path / "bn" / "report.md").read_text().split("NOT bit-exact")[0]
+
+
+def test_a_lowering_fault_changing_every_path_is_caught_by_qkeras(small_h5, tmp_path, monkeypatch):
+    """Activation casts lowered as truncating instead of QKeras' ties-to-even: emulator, C-sim and RTL all
+    follow the wrong graph and agree with each other; only QKeras itself tells."""
+    import codesign.fixed.lower as lower
+    from codesign.fixed.graph import Quantize
+
+    real = lower._activation_op
+
+    def truncating(quantizer, name, where):
+        op = real(quantizer, name, where)
+        return Quantize(op.name, op.output_format.with_modes("TRN", op.output_format.overflow), op.relu)
+
+    monkeypatch.setattr(lower, "_activation_op", truncating)
+    with pytest.raises(CodesignError, match="emulator_vs_qkeras_float64: [0-9]+ of [0-9]+ vectors differ"):
+        synthesize(str(small_h5), part="xcvu9p", output=tmp_path / "trn", progress=lambda _: None)
+    assert not (tmp_path / "trn").exists() and (tmp_path / "trn.mismatches.qkeras.npz").is_file()
+
+
+@pytest.mark.slow
+def test_accumulators_wider_than_64_bits_pass_every_check(tmp_path):
+    """Three 16-bit QDense layers in a row (accumulators of 34, 51 and 69 bits): QKeras, C-sim and RTL agree."""
+    from tests.fixed.test_wide_accumulators import three_dense
+
+    h5 = tmp_path / "three.h5"
+    three_dense().save(h5, save_format="h5")
+    report = synthesize(str(h5), part="xcvu9p", output=tmp_path / "three", vectors=2000, progress=lambda _: None)
+    assert report["bit_exact"]["mismatches"] == 0
+    assert all(p["bit_exact"] for p in report["bit_exact"]["paths"].values())

@@ -88,7 +88,7 @@ def test_random_mlps_equal_emulator(sizes, seed, kwargs):
     assert len(x) >= 5000
     for name, (ties, saturations) in cast_coverage(graph, x).items():
         assert ties > 0 and saturations > 0, f"{name}: the vectors must reach ties and saturation"
-    np.testing.assert_array_equal(run_logic(trace_graph(graph), graph, x, n_threads=2), emulate_ints(graph, x))
+    np.testing.assert_array_equal(run_logic(trace_graph(graph), graph, x), emulate_ints(graph, x))
 
 
 def test_dense_on_last_axis_then_flatten():
@@ -123,7 +123,7 @@ def test_axol_like_pipelines_equal_emulator(tmp_path):
     assert fast.latency_cycles > slow.latency_cycles and max(fast.stage_depths) <= latency_cutoff(400)
     assert fast.cost["registers"] > slow.cost["registers"] and fast.cost["source"] == "da4ml"
     for project in (slow, fast):
-        np.testing.assert_array_equal(project.predict_ints(x, n_threads=2), reference)
+        np.testing.assert_array_equal(project.predict_ints(x), reference)
 
 
 def test_ties_round_half_to_even():

@@ -194,3 +194,23 @@ def test_random_graphs_bit_exact(n_in, hidden, n_out, seed, clock_mhz, rounding,
                 return
             raise
         assert r["mismatches"] == 0 and r["latency_cycles_observed"] == rtl.latency_cycles
+
+
+def test_batchnorm_graph_round_trip():
+    from tests.fixed.test_batchnorm import bn_net
+
+    from codesign.fixed import lower_keras
+
+    graph, _ = lower_keras(bn_net())
+    assert graph_from_json(graph.to_json()).to_json() == graph.to_json()
+
+
+@pytest.mark.slow
+def test_wide_high_clock_pipeline_simulates_bit_exact(tmp_path: Path):
+    """Registers of 33-34 bits between the stages (issue 17): the Verilog equals the emulator."""
+    from tests.rtl.test_wide import wide_mlp
+
+    h5 = tmp_path / "wide.h5"
+    wide_mlp((16, 16, 8), weight_bits=12).save(h5, save_format="h5")
+    report = verify(h5, vectors=1000, clock_mhz=400.0, project=tmp_path / "out", progress=lambda s: None)
+    assert report["mismatches"] == 0 and report["latency_cycles_observed"] >= 4

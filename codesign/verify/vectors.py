@@ -1,0 +1,79 @@
+"""Vectors that find faults random vectors miss: per-input sensitivity and comparator boundaries.
+
+* `sensitivity_counts`: one input at a time, at every power-of-two magnitude of its format and at
+  both ends, both signs, the others zero: a wrong weight, shift or cast on one input path shows.
+* `threshold_vectors`: raw trigger inputs whose score lands exactly on each working point's
+  threshold and one score LSB either side, so a comparator off by one LSB (or `>` written `>=`) shows.
+  Found by sweeping one feature of random events over its raw range, then every raw value between
+  the two sweep points that bracket the target.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from codesign.fixed.emulator import emulate_ints
+from codesign.fixed.fixed_format import FixedFormat
+
+PER_TARGET = 24  # vectors kept per (threshold, offset)
+SWEEP_POINTS = 128  # coarse points per one-feature sweep
+SWEEPS_PER_ROUND = 32
+ROUNDS = 40
+
+
+def sensitivity_counts(fmt: FixedFormat, n_in: int) -> np.ndarray:
+    """(rows, n_in) counts: each input alone at +-2**k (k = 0.. the width) and at the format's extremes."""
+    magnitudes = [2**k for k in range(fmt.width - int(fmt.signed))]
+    values = sorted({v for m in magnitudes for v in (m, -m) if fmt.min_int <= v <= fmt.max_int} | {fmt.min_int, fmt.max_int})
+    values = [v for v in values if v != 0]
+    rows = np.zeros((n_in * len(values), n_in), dtype=np.int64)
+    for i in range(n_in):
+        rows[i * len(values):(i + 1) * len(values), i] = values
+    return rows
+
+
+def chain_scores(chain, raw_counts: np.ndarray) -> np.ndarray:
+    """Score counts of the trigger chain for raw input counts (the emulator, integer path)."""
+    x = chain.scaling.apply(raw_counts, chain.graph.input_format).reshape(len(raw_counts), *chain.graph.input_shape)
+    out = emulate_ints(chain.graph, x).reshape(len(raw_counts), -1)
+    return chain.score.apply(out, chain.graph.output_format)
+
+
+def threshold_vectors(chain, rng: np.random.Generator, offsets=(-1, 0, 1)) -> np.ndarray:
+    """Raw input counts whose score is exactly ``threshold + offset`` for every working point and offset."""
+    raw_fmt = chain.scaling.raw_format
+    n_in = int(np.prod(chain.graph.input_shape))
+    grid = np.unique(np.linspace(raw_fmt.min_int, raw_fmt.max_int, SWEEP_POINTS).round().astype(np.int64))
+    targets = {t + d: [] for t in sorted(set(chain.thresholds.values())) for d in offsets}
+    for _ in range(ROUNDS):
+        missing = [t for t, kept in targets.items() if len(kept) < PER_TARGET]
+        if not missing:
+            break
+        bases = np.stack([_random_event(chain, rng, n_in) for _ in range(SWEEPS_PER_ROUND)])
+        features = rng.integers(n_in, size=SWEEPS_PER_ROUND)
+        coarse = np.repeat(bases[:, None], len(grid), axis=1)
+        coarse[np.arange(SWEEPS_PER_ROUND), :, features] = grid
+        scores = chain_scores(chain, coarse.reshape(-1, n_in)).reshape(SWEEPS_PER_ROUND, len(grid))
+        fine = []
+        for target in missing:  # the first bracketing interval of each sweep, swept value by value
+            below = scores <= target
+            for sweep, k in zip(*np.nonzero(below[:, :-1] != below[:, 1:])):
+                rows = np.repeat(bases[sweep][None], grid[k + 1] - grid[k] + 1, axis=0)
+                rows[:, features[sweep]] = np.arange(grid[k], grid[k + 1] + 1)
+                fine.append(rows)
+        if fine:
+            fine = np.concatenate(fine)
+            fine_scores = chain_scores(chain, fine)
+            for target in missing:
+                kept = targets[target]
+                kept.extend(np.unique(fine[fine_scores == target], axis=0)[: PER_TARGET - len(kept)])
+    return np.array([v for kept in targets.values() for v in kept], dtype=np.int64).reshape(-1, n_in)
+
+
+def _random_event(chain, rng: np.random.Generator, n_in: int) -> np.ndarray:
+    """Raw counts near the offsets (where the network's inputs are small), at a random magnitude."""
+    raw_fmt = chain.scaling.raw_format
+    spread = 2.0 ** rng.integers(0, raw_fmt.width - 1) * 2.0 ** chain.scaling.shifts
+    centre = chain.scaling.offsets * 2.0**raw_fmt.frac
+    counts = np.round(centre + rng.uniform(-1, 1, n_in) * spread)
+    return np.clip(counts, raw_fmt.min_int, raw_fmt.max_int).astype(np.int64)
