@@ -211,6 +211,14 @@ def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
     return raw_fmt.to_float(np.clip(np.concatenate(counts), raw_fmt.min_int, raw_fmt.max_int))
 
 
+def _efficiency(entry: float | dict) -> str:
+    """An efficiency of the card's metrics: with its 68% interval (zero-bias-trained cards) or a bare value
+    (metrics written before intervals existed)."""
+    if isinstance(entry, dict):
+        return f"{entry['value']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
+    return f"{entry:.3f}"
+
+
 def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings: Timings) -> dict:
     flow = {"fast": "word-level estimate", "full": "synth_xilinx"}[synth.flow]
     counts = {"lut": synth.lut, "ff": synth.ff, "dsp": synth.dsp, "bram": synth.bram36, "carry": synth.carry}
@@ -277,7 +285,7 @@ def _markdown(report: dict) -> str:
     if r["metrics"].get("signals"):
         lines += ["| signal | AUC (firmware) | AUC (float) | efficiencies (firmware) |", "|---|---|---|---|"]
         for name, m in r["metrics"]["signals"].items():
-            effs = ", ".join(f"{wp} {e:.3f}" for wp, e in m["efficiency_firmware"].items())
+            effs = ", ".join(f"{wp} {_efficiency(e)}" for wp, e in m["efficiency_firmware"].items())
             lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m['auc_float']:.3f} | {effs} |")
         lines.append("")
     lines.append("Time per stage (s): " + ", ".join(f"{k} {v}" for k, v in r["timings_s"].items()))
