@@ -31,12 +31,12 @@ from codesign.data.pileup import PileupOverlay, load_pool, max_pt, pool_file
 from codesign.data.processes import Process, get_process
 from codesign.errors import CodesignError
 
-CHUNK_EVENTS = 2000  # large enough that Pythia's initialisation (~1 s) is a small overhead
+CHUNK_EVENTS = 500
 SUB_BATCH_EVENTS = 100  # crossings simulated at once inside a chunk: bounds memory with pileup
 DEFAULT_PILEUP = 60.0  # Run-3-like mean number of interactions per crossing
 DEFAULT_POOL_EVENTS = 100_000
 #: Bump when the generator or detector changes what a request produces, to invalidate caches.
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
