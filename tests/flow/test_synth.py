@@ -162,7 +162,7 @@ def test_a_lowering_fault_changing_every_path_is_caught_by_qkeras(small_h5, tmp_
     assert not (tmp_path / "trn").exists() and (tmp_path / "trn.mismatches.qkeras.npz").is_file()
 
 
-@pytest.mark.heavy  # da4ml traced it for over 50 minutes on a loaded 2-core machine: outside CI's budget
+@pytest.mark.slow
 def test_accumulators_wider_than_64_bits_pass_every_check(tmp_path):
     """Three 16-bit QDense layers in a row (accumulators of 34, 51 and 69 bits): QKeras, C-sim and RTL agree."""
     from tests.fixed.test_wide_accumulators import three_dense
