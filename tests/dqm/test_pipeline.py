@@ -93,6 +93,8 @@ def test_cli_error_paths(model_dir, tmp_path):
         _cli("evaluate", model_dir, "--runs", "0", "-o", tmp_path / "e")
 
 
+@pytest.mark.xfail(strict=True, reason="known defect (issue 9 open): the three ONNX files still differ between runs "
+                   "of the same request; dqm.json and reference.npz are equal")
 def test_train_is_byte_reproducible(model_dir, tmp_path):
     """The same request and seed give the same bytes: again in this process (after other models were built:
     Keras' layer-name counters) and in another process with another hash seed (tf2onnx's generated names)."""
