@@ -58,6 +58,11 @@ class GenerationRequest:
             raise CodesignError(f"--pileup must be >= 0 and finite (mean interactions per crossing), got {self.pileup}")
         if self.seed < 0:
             raise CodesignError(f"--seed must be >= 0, got {self.seed}")
+        if process.zero_bias:
+            try:
+                zerobias.plan(self.events, self.pileup)
+            except ValueError as err:
+                raise CodesignError(f"--events: {err}") from None
         if (self.pileup > 0 or process.zero_bias) and self.pool_events < max(10 * self.pileup, 100):
             raise CodesignError(
                 f"the pileup pool ({self.pool_events} events) must hold at least 10 x mu and 100 interactions"

@@ -82,7 +82,7 @@ def plan(events: int, pileup: float) -> list[Component]:
             for process, weight in slices]
     soft_events = events - sum(c.events for c in hard)
     if soft_events < 1:
-        raise ValueError(f"a zero-bias sample needs at least {events - soft_events + 1} events")
+        raise ValueError(f"a zero-bias sample needs at least {events - soft_events + 1} events, got {events}")
     return [Component("soft", None, soft_events, soft_weight), *hard]
 
 
