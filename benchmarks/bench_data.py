@@ -3,7 +3,7 @@
     python benchmarks/bench_data.py [--events 1000] [--pileup 60] [--processes qcd,suep] [--pool-events 20000]
 
 Single-core figures per stage: Pythia (the primary interaction), the Level-1 simulation of whole
-crossings with pileup from the soft pool (overlay + detector, no PF), the same with PF candidates, and
+crossings with pileup from the pool (overlay + detector, no PF), the same with PF candidates, and
 a soft zero-bias crossing (every interaction from the pool); then the views, and `generate` of zero
 bias on one and two cores.  CPU time of this process is used, so a busy machine does not bias the
 per-core figures.  Uses a private cache folder; nothing is kept.

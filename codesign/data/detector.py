@@ -85,7 +85,8 @@ MUON_MASS_GEV = 0.105658
 MUON_SYSTEM_DISTANCE_M = 4.0  # decays in flight before this distance give a muon in the muon system
 _DECAY_IN_FLIGHT = {211: (0.13957, 7.80, 1.0), 321: (0.49368, 3.71, 0.64)}  # mass GeV, c tau m, BR(mu nu)
 # MET
-MET_TOWER_MIN_GEV, MET_TOWER_RHO_FACTOR = 1.0, 1.5  # tower threshold = max(min, factor x rho x tower area)
+MET_TOWER_MIN_GEV, MET_TOWER_RHO_FACTOR = 2.0, 1.5  # tower threshold = max(min, factor x rho x tower area)
+# (2 GeV puts the zero-bias MET median at ~19 GeV, the v4 offset says 18; at 1 GeV it was ~22.5)
 MET_MAX_ETA = 5.0
 # PF candidates
 TRACKER_MAX_ETA = 2.5

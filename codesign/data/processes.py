@@ -24,8 +24,8 @@ class Process:
     is_signal: bool = True
     #: SUEP only: parameters of the dark-meson shower that replaces the scalar (PDG 25).
     suep: dict[str, float] = field(default_factory=dict)
-    #: Zero bias: whole bunch crossings stitched from the soft pool and weighted p̂T-sliced QCD
-    #: (`codesign.data.zerobias`); `settings` are then those of the soft pool.
+    #: Zero bias: whole bunch crossings stitched from the pileup pool and weighted p̂T-sliced QCD
+    #: (`codesign.data.zerobias`); `settings` are then those of the pool's soft tier.
     zero_bias: bool = False
 
 
