@@ -36,7 +36,7 @@ SUB_BATCH_EVENTS = 100  # crossings simulated at once inside a chunk: bounds mem
 DEFAULT_PILEUP = 60.0  # Run-3-like mean number of interactions per crossing
 DEFAULT_POOL_EVENTS = 100_000
 #: Bump when the generator or detector changes what a request produces, to invalidate caches.
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 
 
 @dataclass(frozen=True)
