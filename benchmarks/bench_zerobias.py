@@ -71,16 +71,18 @@ def main() -> None:
         results.append((events, fired, {name: rate(passed, events.weight) for name, passed in fired.items()}))
         results[-1][2]["menu OR"] = rate(Menu.any_fired(fired), events.weight)
     print(f"\nmenu rates, kHz [68%], files {files[0].name} and {files[1].name}")
-    print(f"{'seed':22s} {'A':>24s} {'B':>24s} {'pull':>6s} {'anchor':>7s} {'pool share A/B':>15s}")
+    print("pool share: the largest share of the weighted rate led by one reused pool interaction, with the number")
+    print("of passing crossings it leads (one crossing is statistics, many would be replication)")
+    print(f"{'seed':22s} {'A':>24s} {'B':>24s} {'pull':>6s} {'anchor':>7s} {'pool share (crossings) A/B':>28s}")
     anchors = {seed.name: seed.anchor_khz for seed in menu.seeds}
     for name in results[0][2]:
         a, b = results[0][2][name], results[1][2][name]
         sigma = np.hypot((a.high - a.low) / 2, (b.high - b.low) / 2)
         pull = (a.value - b.value) / sigma if sigma > 0 else 0.0
-        shares = "/".join(f"{tail_shares(ev.weight, fired[name], ev.lead_interaction).pool_share:.1%}"
+        shares = "/".join(_share(tail_shares(ev.weight, fired[name], ev.lead_interaction))
                           for ev, fired, _ in results) if name in results[0][1] else ""
         anchor = f"{anchors[name]:g}" if anchors.get(name) else "-"
-        print(f"{name:22s} {_fmt(a):>24s} {_fmt(b):>24s} {pull:6.2f} {anchor:>7s} {shares:>15s}")
+        print(f"{name:22s} {_fmt(a):>24s} {_fmt(b):>24s} {pull:6.2f} {anchor:>7s} {shares:>28s}")
 
     x = read_view(files[1], "axol1tl")
     soft = results[1][0].pthat == 0
@@ -89,6 +91,10 @@ def main() -> None:
         present = x[soft, column][x[soft, column] > 0]
         median = float(np.median(present)) if len(present) else float("nan")
         print(f"  {name:6s} {median:6.1f}  v4 {v4:5.1f}  ratio {median / v4:5.2f}  present in {len(present) / soft.sum():6.1%}")
+
+
+def _share(shares) -> str:
+    return f"{shares.pool_share:.1%} ({shares.pool_crossings})"
 
 
 def _fmt(estimate) -> str:

@@ -1,7 +1,7 @@
 """Regenerate the golden vectors of every zoo model: `python tests/golden/regenerate.py`.
 
 Run it only when a change of outputs is intended, and say why in the commit message.  Inputs are
-real generated events (zero-bias-like background and signals, from the sample cache or generated)
+real generated events (zero bias and signals, from the sample cache or generated)
 plus raw edge cases; outputs are the emulator's network outputs, score and working-point bits.
 """
 
@@ -18,13 +18,15 @@ from codesign.zoo.loading import load_model
 
 FOLDER = Path(__file__).parent
 EVENTS_PER_PROCESS = 100
+POOL_EVENTS = 2000  # pileup interactions per pool tier: plenty for 100 crossings, generated in seconds
 
 
 def golden_inputs(model, rng: np.random.Generator, tmp: Path) -> np.ndarray:
     view = model.card.data["inputs"]["view"]
     real = []
-    for process in ("minbias", "zprime_ll", "hidden_valley"):
-        path, _ = generate(GenerationRequest(process, EVENTS_PER_PROCESS, seed=7), tmp / f"{process}.root", progress=False)
+    for process in ("zerobias", "zprime_ee", "zprime_mumu", "hidden_valley"):
+        request = GenerationRequest(process, EVENTS_PER_PROCESS, seed=7, pool_events=POOL_EVENTS, pf=False)
+        path, _ = generate(request, tmp / f"{process}.root", progress=False)
         real.append(read_view(path, view))
     return np.concatenate([*real, raw_edge_vectors(model.chain, 200, rng)]).astype(np.float32)
 
