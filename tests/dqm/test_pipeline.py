@@ -65,6 +65,29 @@ def test_run_stream_flags_injected_sector(model_dir, tmp_path):
     assert (tmp_path / "out" / "quality_EEp.png").is_file()
 
 
+@pytest.mark.parametrize("verb, last_step", [("evaluate", "write_table"), ("run", "plot_quality")])
+def test_interrupted_evaluate_and_run_keep_the_previous_output(model_dir, tmp_path, monkeypatch, verb, last_step):
+    """Interrupted at its last step (PNGs or flags already written), a run leaves the previous folder as it was."""
+    out = tmp_path / "out"
+
+    def call():
+        if verb == "evaluate":
+            return evaluate(model_dir, out, runs=1, lumisections=12, progress=False)
+        return run_stream(model_dir, out, lumisections=8, progress=False)
+
+    call()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(P, last_step, interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        call()
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
 def test_run_from_npz_input(model_dir, tmp_path):
     run = D.generate_run(D.Detector(0), 0, 4, seed=8)
     np.savez(tmp_path / "s.npz", events=run.events, **run.counts)
