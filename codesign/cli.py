@@ -201,10 +201,13 @@ def _on_signal(signum, frame) -> None:
 
 
 def stop_children(grace_s: float = 3.0) -> None:
-    """SIGTERM to every descendant process, SIGKILL to those still running after `grace_s`."""
+    """SIGTERM to every descendant process, SIGKILL to those still running after `grace_s`.  Python's own
+    multiprocessing processes (pool workers, the resource tracker) are left to their owners (see
+    `codesign.data.generate.executor`): reaping a pool worker here hides its exit from the executor,
+    whose shutdown then waits for it forever."""
     import psutil
 
-    children = psutil.Process().children(recursive=True)
+    children = [child for child in psutil.Process().children(recursive=True) if not _multiprocessing(child)]
     for child in children:
         with contextlib.suppress(psutil.Error):
             child.terminate()
@@ -212,6 +215,16 @@ def stop_children(grace_s: float = 3.0) -> None:
     for child in alive:
         with contextlib.suppress(psutil.Error):
             child.kill()
+
+
+def _multiprocessing(process) -> bool:
+    """Whether `process` is a pool worker or resource tracker started by Python's multiprocessing."""
+    import psutil
+
+    try:
+        return any(arg.startswith("from multiprocessing.") for arg in process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

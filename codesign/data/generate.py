@@ -12,6 +12,8 @@ import dataclasses
 import multiprocessing
 import os
 import shutil
+import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -183,17 +185,50 @@ def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Ev
     return Events.concatenate(parts)
 
 
+class _WorkerProcess(multiprocessing.context.SpawnProcess):
+    """A spawned worker that starts with SIGINT blocked (the mask survives exec, and Python keeps it):
+    a terminal's Ctrl-C reaches the whole process group, and the parent decides, even while a worker is
+    still importing."""
+
+    def start(self) -> None:
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            super().start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+class _WorkerContext(multiprocessing.context.SpawnContext):
+    # spawn: workers must not inherit TensorFlow or other threaded state from the parent
+    Process = _WorkerProcess
+
+
 @contextlib.contextmanager
 def executor(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """Worker processes; on an error or interrupt the queued chunks are cancelled, not run."""
-    # spawn: workers must not inherit TensorFlow or other threaded state from the parent
-    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
+    """Worker processes.  On an error or interrupt the queued chunks are cancelled and the workers
+    terminated without waiting for the running ones."""
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=_WorkerContext())
     try:
         yield pool
     except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_workers()
         raise
     pool.shutdown(wait=True)
+
+
+def stop_workers(grace_s: float = 3.0) -> None:
+    """Terminate this process' multiprocessing children and wait for them through multiprocessing itself,
+    so the executor's manager thread sees them exit (SIGKILL after `grace_s`)."""
+    workers = multiprocessing.active_children()
+    for worker in workers:
+        worker.terminate()
+    end = time.monotonic() + grace_s
+    for worker in workers:
+        worker.join(max(0.0, end - time.monotonic()))
+        if worker.is_alive():
+            worker.kill()
+            worker.join()
 
 
 def default_jobs() -> int:

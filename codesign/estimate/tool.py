@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 from codesign.errors import CodesignError, first_error_line
+from codesign.proc import run
 
 #: Environment variable naming the Yosys command to use (a name on PATH or a path), overriding the search.
 YOSYS_ENV = "CODESIGN_YOSYS"
@@ -38,17 +38,11 @@ def run_yosys(binary: str, script: str, workdir: Path, timeout_s: float | None =
     """
     (workdir / "synth.ys").write_text(script)
     log = workdir / LOG_NAME
-    proc = subprocess.Popen(
-        [binary, "-q", "-l", LOG_NAME, "-s", "synth.ys"],
-        cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
     try:
-        output, _ = proc.communicate(timeout=timeout_s)
+        proc = run([binary, "-q", "-l", LOG_NAME, "-s", "synth.ys"], cwd=workdir, timeout_s=timeout_s)
     except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
         raise CodesignError(f"Yosys did not finish within {timeout_s:g} s (log: {log}); "
                             "raise the timeout or use the fast flow") from None
     if proc.returncode != 0:
         text = log.read_text(errors="replace") if log.is_file() else ""
-        raise CodesignError(f"Yosys failed: {first_error_line(text + output, 'ERROR')} (log: {log})")
+        raise CodesignError(f"Yosys failed: {first_error_line(text + proc.stdout + proc.stderr, 'ERROR')} (log: {log})")

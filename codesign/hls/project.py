@@ -18,7 +18,6 @@ import hashlib
 import io
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from pathlib import Path
 import hls4ml
 import numpy as np
 
+from codesign import proc
 from codesign.errors import CodesignError, first_error_line, one_line
 from codesign.fixed.graph import Graph
 from codesign.hls.config import enforce_precisions, hls_config
@@ -47,7 +47,7 @@ class HLSProject:
 
     def compile(self) -> None:
         """Build the C-simulation library from the sources on disk (``build_lib.sh``, g++) and load it."""
-        run = subprocess.run(["bash", "build_lib.sh"], cwd=self.path, capture_output=True, text=True)
+        run = proc.run(["bash", "build_lib.sh"], cwd=self.path)
         if run.returncode != 0:
             first = first_error_line(run.stdout + run.stderr)
             raise CodesignError(f"C-simulation build in {self.path} failed: {first}; run ./build_lib.sh there")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import ctypes
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from codesign import proc
 from codesign.errors import CodesignError, first_error_line
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.trigger import TriggerChain
@@ -168,7 +168,7 @@ def compile_trigger(chain: TriggerChain, project_dir: Path, project: str, n_wp: 
     command = ["g++", "-O2", "-std=c++14", "-fPIC", "-shared", "-fno-gnu-unique",
                f"-ffile-prefix-map={project_dir.absolute()}=.",  # no (temporary) build path inside the library
                f"-I{firmware}", f"-I{firmware / 'ap_types'}", *map(str, sources), "-o", str(library)]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = proc.run(command)
     if result.returncode != 0:
         raise CodesignError(f"the trigger C-simulation did not compile: {first_error_line(result.stderr)}")
     return TriggerCSim(library, project, chain.graph.input_shape[-1], chain.graph.output_shape[-1], n_wp)

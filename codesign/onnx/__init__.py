@@ -29,17 +29,20 @@ def export_keras(model, path: Path, opset: int = OPSET) -> Path:
 
 
 def canonical_names(graph) -> None:
-    """Renumber tf2onnx's generated names (`base__<counter>`) in graph order and sort the initializers:
-    the counter follows Python's per-process hash order, so without this the same model gives other bytes."""
-    auto = re.compile(r"^(.*)__\d+(:\d+)?$")
+    """Rename tf2onnx's generated names (`base__<counter>`) to `<op type>__<k>` (nodes) or `gen__<k>`
+    (tensors, unknown dimensions), numbered in graph order, and sort the initializers.  Both the counters and the bases follow
+    Python's per-process hash order (e.g. which of two equal constants survives deduplication:
+    `Const__16` or `const_axes__16`), so without this the same model gives other bytes."""
+    auto = re.compile(r"^.*__\d+(:\d+)?$")
+    ops = {node.name: node.op_type for node in graph.node}
     names: dict[str, str] = {}
 
     def rename(name: str) -> str:
         match = auto.match(name)
-        if not match or not name:
+        if not match:
             return name
         if name not in names:
-            names[name] = f"{match[1]}__c{len(names)}{match[2] or ''}"
+            names[name] = f"{ops.get(name, 'gen')}__{len(names)}{match[1] or ''}"
         return names[name]
 
     for node in graph.node:
@@ -48,6 +51,10 @@ def canonical_names(graph) -> None:
         node.output[:] = [rename(n) for n in node.output]
     for item in (*graph.initializer, *graph.value_info, *graph.input, *graph.output):
         item.name = rename(item.name)
+    for item in (*graph.input, *graph.output, *graph.value_info):  # unknown dimensions: `unk__<counter>`
+        for dim in item.type.tensor_type.shape.dim:
+            if dim.HasField("dim_param"):
+                dim.dim_param = rename(dim.dim_param)
     ordered = sorted(graph.initializer, key=lambda t: t.name)
     graph.ClearField("initializer")
     graph.initializer.extend(ordered)

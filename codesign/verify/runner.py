@@ -24,6 +24,7 @@ from pathlib import Path
 from codesign.atomic import atomic_path
 from codesign.cache import cache_dir
 from codesign.errors import CodesignError, first_error_line
+from codesign.proc import run
 
 TESTBENCH_DIR = Path(__file__).resolve().parents[2] / "testbench"
 TESTBENCH_MODULE = "test_model"
@@ -110,7 +111,7 @@ def lint(sources: list[Path], module: str, timeout_s: float = 600) -> None:
     _verilator_env()
     cmd = ["verilator", "--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", module,
            *map(str, sources)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+    proc = run(cmd, timeout_s=timeout_s)
     if proc.returncode:
         raise CodesignError(f"the generated RTL of {module} does not compile (verilator --lint-only): "
                             f"{first_error_line(proc.stderr + proc.stdout, '%Error')}")

@@ -5,14 +5,18 @@ vectors, and the latency is measured in simulation (a marker vector, cycles coun
 appears), then checked against the report.  The outcome goes to `verify.json` in the project; any
 mismatch or latency difference raises `CodesignError`, after saving the first mismatching vectors
 as `verify_mismatches.npz` and as `verify_mismatches.hex` (one line per vector: index, `model_inp`
-word, expected and simulated `model_out` words) for replay in a firmware testbench.
+word, expected and simulated `model_out` words) for replay in a firmware testbench.  A folder named
+with `-o` follows the rules of every output (`codesign.atomic`): checked before the simulation, built
+under a temporary name and swapped in complete, with codesign's marker.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
 from codesign.verify.runner import SIMULATORS, rtl_sources, simulate
 
 N_SAVED = 100
+MISMATCH_NPZ, MISMATCH_HEX, GOLDEN_HEX = "verify_mismatches.npz", "verify_mismatches.hex", "verify_vectors.hex"
 
 
 @dataclass
@@ -59,8 +64,10 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         raise CodesignError(f"--vectors must be positive, got {vectors}")
     if simulator not in SIMULATORS:
         raise CodesignError(f"unknown simulator {simulator!r}; choose one of {', '.join(SIMULATORS)}")
+    if project is not None and Path(project).resolve() == Path(target).resolve():
+        project = None  # `-o` naming the project itself: the default
     if project is not None:
-        check_output(Path(project) / "verify.json", folder=False)
+        check_output(project, folder=True, inputs=(target,))
     design = load_design(target, clock_mhz)
     out_dir = Path(project) if project is not None else design.folder
     graph = design.graph
@@ -97,13 +104,15 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         "vectors_per_s": round(n / max(res["loop_s"], 1e-9)), "seed": seed,
     }
     ok = not len(differ) and observed == design.latency_cycles
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if len(differ):
-        report["saved"] = _save_mismatches(out_dir, differ[:N_SAVED], graph, x_counts, in_words, want, want_words, got, got_words)
-    elif ok and golden:
-        report["golden"] = str(_write_hex(out_dir / "verify_vectors.hex", range(n), in_words, want_words, got_words))
-    with atomic_path(out_dir / "verify.json") as tmp:
-        tmp.write_text(json.dumps(report, indent=1, sort_keys=True))
+    with _writing(out_dir, replace=project is not None) as folder:
+        if len(differ):
+            _save_mismatches(folder, differ[:N_SAVED], graph, x_counts, in_words, want, want_words, got, got_words)
+            report["saved"] = {"npz": str(out_dir / MISMATCH_NPZ), "hex": str(out_dir / MISMATCH_HEX)}
+        elif ok and golden:
+            _write_hex(folder / GOLDEN_HEX, range(n), in_words, want_words, got_words)
+            report["golden"] = str(out_dir / GOLDEN_HEX)
+        with atomic_path(folder / "verify.json") as tmp:
+            tmp.write_text(json.dumps(report, indent=1, sort_keys=True))
     report["path"] = str(out_dir / "verify.json")
     if not ok:  # the run folder stays: stimulus, results and the simulator's log
         saved = f"first mismatching vectors in {report['saved']['hex']}; " if len(differ) else ""
@@ -113,6 +122,19 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
             f"{seen} vs report {design.latency_cycles} cycles; {saved}see {report['path']} and {run.log}")
     shutil.rmtree(run_dir, ignore_errors=True)
     return report
+
+
+@contextlib.contextmanager
+def _writing(out_dir: Path, replace: bool) -> Iterator[Path]:
+    """The folder to write verify's files into: `out_dir` itself (a project or cache folder, file by file,
+    each atomically), or with `replace` (a `-o` folder) a temporary folder swapped in when complete."""
+    if not replace:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        yield out_dir
+        return
+    with atomic_path(out_dir, folder=True) as tmp:
+        tmp.mkdir()
+        yield tmp
 
 
 def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
@@ -135,12 +157,13 @@ def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
 
     graph = load_model(target).graph
     folder = cache_dir("verify") / f"{graph.name}-{cache_key({'graph': graph.to_json(), 'clock_mhz': clock_mhz})}"
-    if not (folder / "rtl" / "model" / "pipeline.json").is_file():
+    if not (folder / "rtl.json").is_file():  # written last: rtl/ (atomic) is complete when it exists
         from codesign.rtl import write_rtl
 
         folder.mkdir(parents=True, exist_ok=True)
         rtl = write_rtl(graph, folder / "rtl", clock_mhz=clock_mhz)
-        (folder / "rtl.json").write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
+        with atomic_path(folder / "rtl.json") as tmp:
+            tmp.write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
     meta = json.loads((folder / "rtl.json").read_text())
     return _design(graph, folder / "rtl", meta["latency_cycles"], meta["ii"], folder)
 
@@ -204,20 +227,17 @@ def _marker(want_words: list[int]) -> tuple[int, int]:
 
 
 def _save_mismatches(out_dir: Path, idx: np.ndarray, graph: Graph, x_counts, in_words, want, want_words, got,
-                     got_words) -> dict:
+                     got_words) -> None:
     """The first mismatching vectors: .npz (inputs and outputs as counts) and a hex file of port words."""
-    npz, hex_file = out_dir / "verify_mismatches.npz", out_dir / "verify_mismatches.hex"
-    with atomic_path(npz) as tmp:
+    with atomic_path(out_dir / MISMATCH_NPZ) as tmp:
         with open(tmp, "wb") as f:
             np.savez(f, index=idx, inputs=graph.input_format.to_float(x_counts[idx]), input_counts=x_counts[idx], expected_counts=want[idx], rtl_counts=got[idx])
-    _write_hex(hex_file, idx, in_words, want_words, got_words)
-    return {"npz": str(npz), "hex": str(hex_file)}
+    _write_hex(out_dir / MISMATCH_HEX, idx, in_words, want_words, got_words)
 
 
-def _write_hex(path: Path, idx, in_words, want_words, got_words) -> Path:
+def _write_hex(path: Path, idx, in_words, want_words, got_words) -> None:
     """One line per vector: index, model_inp word, expected and simulated model_out words (hex)."""
     lines = ["# index model_inp expected_model_out simulated_model_out (hex; X = unknown)"]
     lines += [f"{j} {in_words[j]:x} {want_words[j]:x} {'X' if got_words[j] is None else f'{got_words[j]:x}'}" for j in idx]
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
-    return path

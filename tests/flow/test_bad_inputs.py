@@ -106,7 +106,10 @@ CASES = [
     ("dqm evaluate -o its model", "dqm evaluate dqm_marked -q -o dqm_marked", 2, "is or contains the input"),
     ("synth -o parent of model", "synth inputs/model.h5 -o inputs", 2, "is or contains the input"),
     ("data generate -o folder", "data generate --process qcd --events 10 -o thesis", 2, "is a folder"),
-    ("verify -o file", "verify model.h5 --vectors 10 -o afile", 2, "afile is a file"),
+    ("verify -o file", "verify model.h5 --vectors 10 -o afile", 2, "afile exists and is not a folder"),
+    ("verify -o below a file", "verify model.h5 --vectors 10 -o afile/v", 2, "afile is a file"),
+    ("verify -o user folder", "verify model.h5 --vectors 10 -o thesis", 2, "not written by codesign"),
+    ("verify -o parent of model", "verify inputs/model.h5 --vectors 10 -o inputs", 2, "is or contains the input"),
     ("synth too large a layer", "synth big.h5 -o p", 2, "layer wide (5x1000) needs 5000 multipliers"),
     # 2. silent garbage: non-finite or non-real inputs
     ("emulate nan .npy", "emulate model.h5 --input nan.npy -o y.npy", 2, "nan at row 13, feature 4"),

@@ -1,7 +1,8 @@
 """Fault injection: SIGINT/SIGTERM/SIGKILL at stages of `synth`, `data generate` and `dqm train`.
 
 A signalled run exits 128 + the signal (130, 143), leaves no output and no temporary folder, and no child
-process (g++, cc1plus, workers) outlives it; a SIGKILL's leftover is removed by the next run.
+process (g++, cc1plus, workers) outlives it; after a SIGKILL no tool keeps running either (the watchdog of
+`codesign.proc`), and the leftover temporary folder is removed by the next run.
 """
 
 from __future__ import annotations
@@ -130,12 +131,52 @@ def test_data_generate_killed_then_the_next_run_cleans_up(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["events.root"]
 
 
-def test_dqm_train_terminated(tmp_path):
-    run = Run(["dqm", "train", "--runs", "1", "--lumisections", "24", "--epochs", "1000", "--filters", "4",
-               "--latent", "4", "-q", "-o", str(tmp_path / "model")], tmp_path)
-    run.wait_until(exists(tmp_path / f".model.partial-{run.proc.pid}"))
-    code, kids = run.signal(signal.SIGTERM)
-    _assert_clean(code, signal.SIGTERM, kids, tmp_path, "model")
+def _killed(run: Run, partial: Path) -> None:
+    """SIGKILL: the partial output stays (for the next run to remove), nothing the run started survives."""
+    code, kids = run.signal(signal.SIGKILL)
+    assert code == -signal.SIGKILL and partial.exists()
+    _, alive = psutil.wait_procs(kids, timeout=10)  # the tools' watchdog kills their process groups
+    for proc in alive:
+        proc.kill()
+    assert alive == [], [p.pid for p in alive]
+
+
+def test_synth_killed_while_compiling_then_the_next_run_cleans_up(small_h5, tmp_path):
+    argv = ["synth", str(small_h5), "--vectors", "100", "-o", str(tmp_path / "proj")]
+    run = Run(argv, tmp_path)
+    run.wait_until(child_named("cc1plus"))
+    _killed(run, tmp_path / f".proj.partial-{run.proc.pid}")
+    again = Run(argv, tmp_path)
+    assert again.proc.wait(timeout=900) == 0, again.lines[-3:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["proj"]
+
+
+DQM_TRAIN = ["dqm", "train", "--runs", "1", "--lumisections", "24", "--filters", "4", "--latent", "4", "-q"]
+
+
+#: few epochs, so EB's training ends soon; EE+'s and EE-'s training, their ONNX export and the thresholds
+#: still take seconds after EB.onnx appears (the test polls every 50 ms)
+EPOCHS_TO_EE = "20"
+
+
+@pytest.mark.parametrize("stage, sig", [("training EB", signal.SIGTERM), ("training EE+", signal.SIGINT)])
+def test_dqm_train_interrupted(tmp_path, stage, sig):
+    epochs = EPOCHS_TO_EE if stage == "training EE+" else "1000"
+    run = Run([*DQM_TRAIN, "--epochs", epochs, "-o", str(tmp_path / "model")], tmp_path)
+    partial = tmp_path / f".model.partial-{run.proc.pid}"
+    run.wait_until(exists(partial / "EB.onnx" if stage == "training EE+" else partial), timeout_s=900)
+    code, kids = run.signal(sig)
+    _assert_clean(code, sig, kids, tmp_path, "model")
+
+
+def test_dqm_train_killed_then_the_next_run_cleans_up(tmp_path):
+    run = Run([*DQM_TRAIN, "--epochs", EPOCHS_TO_EE, "-o", str(tmp_path / "model")], tmp_path)
+    partial = tmp_path / f".model.partial-{run.proc.pid}"
+    run.wait_until(exists(partial / "EB.onnx"), timeout_s=900)
+    _killed(run, partial)
+    again = Run([*DQM_TRAIN, "--epochs", "1", "-o", str(tmp_path / "model")], tmp_path)
+    assert again.proc.wait(timeout=900) == 0, again.lines[-3:]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]
 
 
 @pytest.fixture
@@ -167,3 +208,32 @@ def test_full_disk_is_one_line_and_leaves_nothing(small_h5, small_disk, tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("codesign: error:") and err.count("\n") == 0 and "No space left" in err, err
     assert list(small_disk.iterdir()) == []
+
+
+EXECUTOR_INTERRUPTED = """
+import multiprocessing, time
+from codesign.cli import stop_children
+from codesign.data.generate import executor
+try:
+    with executor(2) as pool:
+        futures = [pool.submit(time.sleep, 120) for _ in range(5)]  # two running, three queued
+        while len(multiprocessing.active_children()) < 2:
+            time.sleep(0.05)
+        time.sleep(1)
+        stop_children()  # what the CLI's signal handler does, then it raises
+        raise KeyboardInterrupt
+except KeyboardInterrupt:
+    print("unwound", multiprocessing.active_children())
+"""
+
+
+def test_interrupted_executor_does_not_hang():
+    """The signal handler's reaping must not hide the pool workers' exit from the executor (it then waited
+    forever in its shutdown), and the running chunks are not waited for."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    start = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", EXECUTOR_INTERRUPTED], env=env, capture_output=True, text=True,
+                          timeout=100)
+    assert done.returncode == 0 and done.stdout.strip() == "unwound []", done.stderr[-2000:]
+    assert time.monotonic() - start < 60
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]

@@ -44,7 +44,7 @@ def tiny_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_report(tiny_h5: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return verify(tiny_h5, vectors=1000, clock_mhz=CLOCK_MHZ, project=tmp_path_factory.mktemp("out"), progress=lambda s: None)
+    return verify(tiny_h5, vectors=1000, clock_mhz=CLOCK_MHZ, project=tmp_path_factory.mktemp("v") / "out", progress=lambda s: None)
 
 
 def fake_project(tiny_h5: Path, folder: Path) -> Path:
@@ -67,10 +67,42 @@ def test_tiny_model_bit_exact_and_latency(tiny_report: dict):
 
 
 def test_build_is_cached_and_golden_vectors(tiny_h5: Path, tiny_report: dict, tmp_path: Path):
-    again = verify(tiny_h5, vectors=200, clock_mhz=CLOCK_MHZ, project=tmp_path, golden=True, progress=lambda s: None)
+    out = tmp_path / "out"
+    again = verify(tiny_h5, vectors=200, clock_mhz=CLOCK_MHZ, project=out, golden=True, progress=lambda s: None)
     assert again["cached_build"] and again["build_s"] == 0 and again["mismatches"] == 0
-    rows = [line.split() for line in (tmp_path / "verify_vectors.hex").read_text().splitlines()[1:]]
+    assert again["golden"] == str(out / "verify_vectors.hex") and again["path"] == str(out / "verify.json")
+    rows = [line.split() for line in (out / "verify_vectors.hex").read_text().splitlines()[1:]]
     assert len(rows) == again["vectors"] and all(row[2] == row[3] for row in rows)
+
+
+def test_output_folder_is_atomic(tiny_h5: Path, tiny_report: dict, tmp_path: Path, monkeypatch):
+    """`-o` follows every output's rules: a folder codesign wrote is replaced whole, and only once the new one is
+    complete; an interrupted write leaves neither a partial folder nor created parents."""
+    import importlib
+
+    from codesign.atomic import MARKER
+
+    V = importlib.import_module("codesign.verify.verify")  # the package exports the function of that name
+
+    out = tmp_path / "out"
+    verify(tiny_h5, vectors=50, clock_mhz=CLOCK_MHZ, project=out, progress=lambda s: None)
+    assert sorted(p.name for p in out.iterdir()) == sorted([MARKER, "verify.json"])
+    (out / "old.txt").write_text("from an earlier run")
+    before = (out / "verify.json").read_bytes()
+
+    def interrupted(path, *args):
+        Path(path).write_text("half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(V, "_write_hex", interrupted)
+    for target in (out, tmp_path / "new" / "out"):
+        with pytest.raises(KeyboardInterrupt):
+            verify(tiny_h5, vectors=50, clock_mhz=CLOCK_MHZ, project=target, golden=True, progress=lambda s: None)
+    assert (out / "verify.json").read_bytes() == before and (out / "old.txt").is_file()
+    assert not (tmp_path / "new").exists() and not list(tmp_path.glob(".*"))
+    monkeypatch.undo()
+    verify(tiny_h5, vectors=50, clock_mhz=CLOCK_MHZ, project=out, progress=lambda s: None)
+    assert not (out / "old.txt").exists()
 
 
 def test_corrupted_weight_is_detected(tiny_h5: Path, tiny_report: dict, tmp_path: Path):
@@ -143,18 +175,18 @@ def test_user_errors(tmp_path: Path):
 @pytest.mark.skipif(shutil.which("iverilog") is not None, reason="Icarus Verilog is installed")
 def test_icarus_missing_is_a_user_error(tiny_h5: Path, tiny_report: dict, tmp_path: Path):
     with pytest.raises(CodesignError, match="iverilog"):
-        verify(tiny_h5, vectors=10, simulator="icarus", clock_mhz=CLOCK_MHZ, project=tmp_path, progress=lambda s: None)
+        verify(tiny_h5, vectors=10, simulator="icarus", clock_mhz=CLOCK_MHZ, project=tmp_path / "out", progress=lambda s: None)
 
 
 @pytest.mark.skipif(shutil.which("iverilog") is None, reason="Icarus Verilog (iverilog) is not on PATH")
 def test_icarus(tiny_h5: Path, tiny_report: dict, tmp_path: Path):
-    r = verify(tiny_h5, vectors=200, simulator="icarus", clock_mhz=CLOCK_MHZ, project=tmp_path, progress=lambda s: None)
+    r = verify(tiny_h5, vectors=200, simulator="icarus", clock_mhz=CLOCK_MHZ, project=tmp_path / "out", progress=lambda s: None)
     assert r["mismatches"] == 0 and r["latency_cycles_observed"] == r["latency_cycles_report"]
 
 
 @pytest.mark.slow
 def test_axol1tl_10000_vectors(tmp_path: Path):
-    r = verify("axol1tl", vectors=10_000, project=tmp_path, progress=lambda s: None)
+    r = verify("axol1tl", vectors=10_000, project=tmp_path / "out", progress=lambda s: None)
     assert r["mismatches"] == 0 and r["vectors"] > 10_000
     assert r["latency_cycles_observed"] == r["latency_cycles_report"]
 
