@@ -70,7 +70,8 @@ def _synth(args: argparse.Namespace) -> None:
     from codesign.synth import synthesize
 
     report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
-                        reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate)
+                        reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate,
+                        progress=lambda line: print(line, flush=True))  # progress shows up in logs and pipes too
     res, util = report["resources"], report["utilization_pct"]
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
           f"{report['latency_cycles']} cycle(s) = {report['latency_ns']:g} ns, II {report['ii']}; "
