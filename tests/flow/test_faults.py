@@ -26,10 +26,12 @@ ROOT = Path(__file__).resolve().parents[2]
 class Run:
     """The CLI in a subprocess, its output collected by a thread."""
 
-    def __init__(self, argv: list[str], cwd: Path) -> None:
+    def __init__(self, argv: list[str], cwd: Path, cache: Path | None = None) -> None:
         # without the variables TensorFlow set in this process (TF_USE_LEGACY_KERAS breaks loading .h5 files)
         env = {k: v for k, v in os.environ.items() if k not in ("TF_USE_LEGACY_KERAS", "TF2_BEHAVIOR")}
         env.update(PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
+        if cache is not None:  # a codesign cache of its own (e.g. so that g++ does run)
+            env["CODESIGN_CACHE"] = str(cache)
         self.proc = subprocess.Popen([sys.executable, "-u", "-m", "codesign.cli", *argv], cwd=cwd, env=env,
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
@@ -94,8 +96,9 @@ def _assert_clean(code: int, sig: int, kids: list[psutil.Process], folder: Path,
     ("da4ml: tracing", signal.SIGINT),
     ("yosys (", signal.SIGTERM),
 ])
-def test_synth_interrupted(small_h5, tmp_path, stage, sig):
-    run = Run(["synth", str(small_h5), "--vectors", "500", "-o", str(tmp_path / "deep" / "proj")], tmp_path)
+def test_synth_interrupted(small_h5, tmp_path, tmp_path_factory, stage, sig):
+    run = Run(["synth", str(small_h5), "--vectors", "500", "-o", str(tmp_path / "deep" / "proj")], tmp_path,
+              cache=tmp_path_factory.mktemp("empty-cache"))  # the C-simulation is not a cached library
     run.wait_until(child_named("cc1plus", "g++") if stage.startswith("g++") else printed(stage))
     code, kids = run.signal(sig)
     _assert_clean(code, sig, kids, tmp_path, "proj")

@@ -49,10 +49,13 @@ def test_report_schema_and_checks(small_project):
     assert (out / "rtl" / "src" / "m_small.v").is_file()  # `small` is a Verilog keyword
 
 
-def test_two_runs_are_identical(small_project, small_h5, tmp_path):
+def test_two_runs_are_identical(small_project, small_h5, tmp_path, monkeypatch):
     first, _ = small_project
-    second = tmp_path / "again"
-    synthesize(str(small_h5), part="xcvu9p", output=second, progress=lambda _: None)
+    monkeypatch.delenv("CODESIGN_PROJECTS", raising=False)
+    monkeypatch.chdir(tmp_path)  # no -o: ./vivado_projects/<model>_<part> in the working folder
+    report = synthesize(str(small_h5), part="xcvu9p", progress=lambda _: None)
+    second = tmp_path / "vivado_projects" / "small_xcvu9p"
+    assert Path(report["project"]).absolute() == second and (second / "report.json").is_file()
     patterns = ("graph.json", "hls/firmware/*.cpp", "hls/firmware/*.h", "hls/firmware/weights/*.h", "rtl/src/*.v",
                 "hls/build_prj.tcl")
     a, b = _files(first, patterns), _files(second, patterns)
