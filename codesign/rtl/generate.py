@@ -10,6 +10,7 @@ element from bit 0; each element is a `Field` of its own width (da4ml drops bits
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from math import ceil
 from pathlib import Path
 
 import da4ml
@@ -129,10 +130,7 @@ def latency_cutoff(clock_mhz: float, part: str = DEFAULT_PART) -> int:
 def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str = "verilog",
               part: str = DEFAULT_PART) -> RTLProject:
     """Trace `graph`, pipeline it for `clock_mhz` and write the da4ml RTL project into `out_dir` (atomically)."""
-    n_in, n_out = int(np.prod(graph.input_shape)), int(np.prod(graph.output_shape))
-    return _write(trace_graph(graph), graph, module_name(graph.name), "network",
-                  [("network_inputs", graph.input_format, n_in)], [("network", graph.output_format, n_out)],
-                  out_dir, clock_mhz, flavor, part)
+    return _write(trace_graph(graph), graph, "network", *network_groups(graph), out_dir, clock_mhz, flavor, part)
 
 
 def write_trigger_rtl(chain: TriggerChain, out_dir: Path, clock_mhz: float = 40.0, flavor: str = "verilog",
@@ -141,22 +139,31 @@ def write_trigger_rtl(chain: TriggerChain, out_dir: Path, clock_mhz: float = 40.
     working point out, pipelined for `clock_mhz` and written into `out_dir` (atomically)."""
     from codesign.rtl.trigger import trace_trigger
 
-    graph = chain.graph
+    return _write(trace_trigger(chain), chain.graph, "trigger", *trigger_groups(chain), out_dir, clock_mhz, flavor, part)
+
+
+def network_groups(graph: Graph) -> tuple[list, list]:
+    """(input, output) groups of a network design: (name, format, element count)."""
     n_in, n_out = int(np.prod(graph.input_shape)), int(np.prod(graph.output_shape))
-    bit = FixedFormat(1, 1, False)
+    return [("network_inputs", graph.input_format, n_in)], [("network", graph.output_format, n_out)]
+
+
+def trigger_groups(chain: TriggerChain) -> tuple[list, list]:
+    """(input, output) groups of a trigger design: raw inputs; network outputs, score, one bit per working point."""
+    graph, bit = chain.graph, FixedFormat(1, 1, False)
+    n_in, n_out = int(np.prod(graph.input_shape)), int(np.prod(graph.output_shape))
     outputs = [("network", graph.output_format, n_out), ("score", chain.score.format, 1),
                *[(f"wp_{name}", bit, 1) for name in chain.thresholds]]
-    return _write(trace_trigger(chain), graph, module_name(graph.name), "trigger",
-                  [("raw_inputs", chain.scaling.raw_format, n_in)], outputs, out_dir, clock_mhz, flavor, part)
+    return [("raw_inputs", chain.scaling.raw_format, n_in)], outputs
 
 
-def _write(comb: CombLogic, graph: Graph, module: str, covers: str, inputs: list, outputs: list, out_dir: Path,
+def _write(comb: CombLogic, graph: Graph, covers: str, inputs: list, outputs: list, out_dir: Path,
            clock_mhz: float, flavor: str, part: str) -> RTLProject:
+    module = module_name(graph.name)
     if flavor not in FLAVORS:
         raise CodesignError(f"unknown RTL flavor {flavor!r}; choose one of {', '.join(FLAVORS)}")
     cutoff = latency_cutoff(clock_mhz, part)
-    # retiming balances the stages (the smallest cutoff giving as many stages); one stage needs none
-    pipeline = to_pipeline(comb, cutoff, retiming=comb.latency[1] > cutoff, verbose=False)
+    pipeline = balanced_pipeline(comb, cutoff)
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         model = RTLModel(pipeline, module, tmp, flavor=flavor, clock_period=1e3 / clock_mhz, part_name=part)
@@ -185,6 +192,20 @@ def _write(comb: CombLogic, graph: Graph, module: str, covers: str, inputs: list
         pipeline=pipeline,
         graph=graph,
     )
+
+
+def balanced_pipeline(comb: CombLogic, cutoff: int) -> Pipeline:
+    """Stages of at most `cutoff` adder levels, balanced: the smallest cutoff giving as many stages.
+
+    da4ml's own retiming does the same search but re-traces the logic with its latency model, which loses
+    the latencies set at trace time (a product with a one-bit operand is priced as a multi-bit multiplier)."""
+    pipeline = to_pipeline(comb, cutoff, retiming=False, verbose=False)
+    stages = len(pipeline.solutions)
+    for smaller in range(ceil(comb.latency[1] / stages), cutoff):
+        candidate = to_pipeline(comb, smaller, retiming=False, verbose=False)
+        if len(candidate.solutions) == stages:
+            return candidate
+    return pipeline
 
 
 def module_name(name: str) -> str:

@@ -5,8 +5,9 @@
   the cast to the network's input format (`trace.cast`: its rounding and saturation);
 * the network (`trace._network`, the same operations as `trace_graph`);
 * the score ``sum_i mu_i^2``, exact, then cast to the score format.  Squares are shift-and-add:
-  ``|mu|^2 = sum_j bit_j(|mu|) * (|mu| << j)``, each term a multiplexer, summed in a balanced tree,
-  so no multiplier (no DSP) is inferred;
+  ``mu^2 = sum_j bit_j(mu) * (mu << j)`` over the two's-complement bits (the sign bit's term subtracted),
+  each term a product with a one-bit operand (an AND per bit), summed in a balanced tree: no wide
+  multiplier, no DSP;
 * one comparator bit per working point: ``score > threshold`` (threshold in score LSBs), the sign of
   ``threshold - score``.
 
@@ -65,20 +66,31 @@ def _scale_input(v: FixedVariable, offset: int, shift: int, raw: FixedFormat, di
 
 
 def _square(v: FixedVariable) -> FixedVariable | float:
-    """``v * v`` exactly, from multiplexers and adders: the sum over the set bits j of |v| of ``|v| * 2**j``."""
+    """``v * v`` exactly without a wide multiplier: with `v`'s two's-complement bits b_j (weight 2**j, the sign
+    bit weighing -2**i), ``v * v = sum_j b_j * (v << j) - b_sign * (v << i)``."""
     if v.low == v.high:
         return float(v.low) ** 2
-    a = abs(v)
-    _, i, f = a.kif
-    terms: list[FixedVariable] = []
-    for j in range(-f, i):
-        bit = (a * 2.0**-j).quantize(0, 1, 0)  # bit j of |v|, as 0 or 1
-        if bit.low == bit.high:
-            if bit.low:
-                terms.append(a * 2.0**j)
-            continue
-        terms.append(bit.msb_mux(a * 2.0**j, 0.0))
+    _, i, f = v.kif
+    terms: list[FixedVariable | float] = []
+    for j in range(-f, i + 1):
+        minus_bit = (v * 2.0**-j).quantize(1, 0, 0)  # bit j of v (j = i: the sign bit) as a signed bit: 0 or -1
+        term = _times_bit(v * 2.0**j, minus_bit)  # -b_j * (v << j)
+        terms.append(term if j == i else -term)
     return _tree_sum(terms)
+
+
+def _times_bit(t: FixedVariable, bit: FixedVariable) -> FixedVariable | float:
+    """``t * bit`` for a one-bit signed `bit` (0 or -1): da4ml's variable product, in Verilog a signed `*` with a
+    one-bit operand (an AND per bit; Yosys maps it to LUTs, never a DSP).  da4ml prices a product as
+    shift-and-add over the wider operand's bits (10 levels for a 10-bit `t`); here it is one level (like a
+    multiplexer) and one LUT per bit of `t`.  Not a multiplexer with a constant 0 operand: da4ml's Verilog of
+    that differs from da4ml's own evaluation once the logic is pipelined (seen on the score's adder tree)."""
+    if bit.low == bit.high:
+        return t * float(bit.low)
+    product = t * bit
+    return FixedVariable(product.low, product.high, product.step, _from=product._from, _factor=product._factor,
+                         opr=product.opr, latency=max(t.latency, bit.latency) + 1, cost=float(sum(t.kif)),
+                         hwconf=product.hwconf)
 
 
 def _tree_sum(terms: list) -> FixedVariable | float:
