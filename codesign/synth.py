@@ -232,7 +232,8 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
             "full": "Yosys synth_xilinx (mapped cells, no place and route)"}[synth.flow]
     counts = {"lut": synth.lut, "ff": synth.ff, "dsp": synth.dsp, "bram": synth.bram36, "carry": synth.carry}
     source = f"{synth.source} {synth.version}"
-    resources = {name: {"value": value, "source": source, "flow": flow} for name, value in counts.items()}
+    resources = {name: {"value": value, "source": synth.source, "version": synth.version, "flow": flow}
+                 for name, value in counts.items()}
     metrics = {}
     if model.card is not None and (model.card.folder / METRICS_FILE).is_file():
         metrics = json.loads((model.card.folder / METRICS_FILE).read_text())
@@ -332,8 +333,8 @@ def _markdown(report: dict) -> str:
         "",
         *_port_lines(r["rtl"]),
         "",
-        f"Resources of that RTL: {next(iter(r['resources'].values()))['flow']}, "
-        f"{next(iter(r['resources'].values()))['source']}; utilisation of {r['part']}.",
+        "Resources of that RTL: {flow}, {source} {version}; utilisation of {part}.".format(
+            part=r["part"], **next(iter(r["resources"].values()))),
         "",
         "| resource | count | utilisation |",
         "|---|---|---|",

@@ -3,8 +3,10 @@
 The top module `<name>` (file `src/<name>.v`) has ports `clk`, `model_inp` and `model_out`.  Every
 stage is registered at its input and the result at the output: `model_out` holds the result
 `latency_cycles` rising edges after the edge that samples `model_inp`, and a new input is accepted
-every cycle (II = 1).  The flat port words pack the graph's tensors in row-major order, element by
-element from bit 0; each element is a `Field` of its own width (da4ml drops bits that are constant).
+every cycle (II = 1).  The flat port words pack named groups (`PortGroup`) one after the other from bit
+0, each a tensor in row-major order, element by element; each element is a `Field` of its own width (da4ml
+drops bits that are constant).  A network design (`write_rtl`) has `network_inputs` in and `network` out; the
+whole trigger (`write_trigger_rtl`) has `raw_inputs` in and `network`, `score`, `wp_<name>`... out.
 """
 
 from __future__ import annotations
