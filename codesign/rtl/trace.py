@@ -58,10 +58,10 @@ def _trace(graph: Graph, delay_constraint: int) -> CombLogic:
     n_in = int(np.prod(graph.input_shape))
     inputs = FixedVariableArrayInput(n_in, hwconf=HW_CONFIG, solver_options={"hard_dc": delay_constraint})
     x = inputs.quantize(*kif(graph.input_format)).reshape(graph.input_shape)
-    return comb_trace(inputs, _network(x, graph).ravel(), keep_dead_inputs=True)
+    return comb_trace(inputs, trace_network(x, graph).ravel(), keep_dead_inputs=True)
 
 
-def _network(x: FixedVariableArray, graph: Graph) -> FixedVariableArray:
+def trace_network(x: FixedVariableArray, graph: Graph) -> FixedVariableArray:
     """The graph's operations on traced inputs of its input format."""
     fmt = graph.input_format
     for op in graph.ops:

@@ -3,7 +3,7 @@
 * input scaling, per feature: ``x - offset`` (a constant add, exact), a right shift ``>> s`` that floors
   to the raw LSB (the HLS difference type keeps its LSB) or an exact left shift ``<< -s`` (wiring), then
   the cast to the network's input format (`trace.cast`: its rounding and saturation);
-* the network (`trace._network`, the same operations as `trace_graph`);
+* the network (`trace.trace_network`, the same operations as `trace_graph`);
 * the score ``sum_i mu_i^2``, exact, then cast to the score format.  Squares are shift-and-add:
   ``mu^2 = sum_j bit_j(mu) * (mu << j)`` over the two's-complement bits (the sign bit's term subtracted),
   each term a product with a one-bit operand (an AND per bit), summed in a balanced tree: no wide
@@ -26,7 +26,8 @@ from da4ml.trace import FixedVariable, FixedVariableArray, FixedVariableArrayInp
 
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.trigger import TriggerChain
-from codesign.rtl.trace import DELAY_CONSTRAINT, HW_CONFIG, _network, cast, kif, memoised
+from codesign.rtl.trace import DELAY_CONSTRAINT, HW_CONFIG, cast, kif, memoised, trace_network
+
 
 def trace_trigger(chain: TriggerChain, delay_constraint: int = DELAY_CONSTRAINT) -> CombLogic:
     """The trigger chain as da4ml combinational logic from flat raw inputs (counts of the raw format); memoised."""
@@ -43,7 +44,7 @@ def _trace_trigger(chain: TriggerChain, delay_constraint: int) -> CombLogic:
     scaled = [_scale_input(v, int(o), int(s), scaling.raw_format, scaling.difference_format, graph.input_format)
               for v, o, s in zip(raw._vars.ravel(), scaling.offsets, scaling.shifts)]
     x = FixedVariableArray(np.array(scaled, dtype=object).reshape(graph.input_shape), raw.solver_options)
-    network = list(_network(x, graph).ravel()._vars)
+    network = list(trace_network(x, graph).ravel()._vars)
     out_frac = graph.output_format.frac
     squares = [_square(v) for v in network]
     score = cast(_tree_sum(squares), 2 * out_frac, chain.score.format)
