@@ -143,7 +143,7 @@ def main() -> None:
     from codesign.hls.compare import edge_case_vectors
     from codesign.rtl import write_rtl
     from codesign.rtl.trace import run_logic
-    from codesign.synth import raw_edge_vectors
+    from codesign.verify.vectors import raw_edge_vectors
     from codesign.zoo.loading import load_model
 
     model = load_model(args.model)

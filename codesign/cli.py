@@ -76,7 +76,7 @@ def _synth(args: argparse.Namespace) -> None:
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
           f"{report['latency_cycles']} cycle(s) = {report['latency_ns']:g} ns, II {report['ii']}; "
           f"LUT {res['lut']['value']} ({util['lut']:.2f}%), FF {res['ff']['value']}, DSP {res['dsp']['value']}, "
-          f"BRAM {res['bram']['value']} [{res['lut']['source']}, {res['lut']['flow']}]; "
+          f"BRAM {res['bram']['value']:g} [{res['lut']['source']}, {res['lut']['flow']}]; "
           f"bit-exact on {report['bit_exact']['vectors']} vectors")
     print(f"project: {report['project']}")
 

@@ -37,6 +37,8 @@ from codesign.validate import check_dense_sizes
 from codesign.fixed.emulator import emulate, emulate_ints
 from codesign.fixed.graph import Quantize, Scale
 from codesign.zoo.card import METRICS_FILE
+from codesign.verify.vectors import raw_edge_vectors, trigger_counts
+from codesign.verify.verify import TRIGGER_FILE
 from codesign.zoo.loading import LoadedModel, load_model
 
 #: Environment variable naming the folder of synth projects; default `./vivado_projects` in the working folder.
@@ -101,12 +103,13 @@ def synthesize(
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
            timings: Timings, estimate: str, progress) -> dict:
     from codesign.estimate import find_yosys, synthesize as yosys_synthesize
+    from codesign.estimate.timing import delay_model, stage_timing
     from codesign.estimate.tool import first_run_note, start_first_run
     from codesign.hls import compare, edge_case_vectors, write_project
-    from codesign.rtl import write_rtl
+    from codesign.rtl import write_rtl, write_trigger_rtl
     from codesign.rtl.numba_cache import COLD_COMPILE_S, configure_numba_cache, kernels_cached
 
-    graph = model.graph
+    graph, chain = model.graph, model.chain
     yosys = find_yosys()
     yosys_note = first_run_note(yosys)
     preparing_yosys = start_first_run(yosys)  # yowasp's one-off compilation beside everything below
@@ -119,11 +122,16 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     with ThreadPoolExecutor(1) as pool:  # g++ (a cached build, or one core) while da4ml traces on the other
         build = pool.submit(hls.compile)
         with timings.stage("rtl"):
-            progress(f"da4ml: tracing and pipelining the RTL for {clock_mhz:g} MHz")
+            progress(f"da4ml: tracing and pipelining the {'network' if chain is None else 'whole trigger'}'s "
+                     f"RTL for {clock_mhz:g} MHz")
             if not kernels_cached():
                 progress(f"da4ml: compiling its numba kernels once, about {COLD_COMPILE_S} s "
                          f"(cached in {configure_numba_cache()})")
-            rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+            if chain is None:
+                rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+            else:
+                rtl = write_trigger_rtl(chain, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+                (tmp / TRIGGER_FILE).write_text(json.dumps(chain.to_dict(), indent=1, sort_keys=True))
         with timings.stage("csim_compile_wait"):
             if not build.done():
                 progress("g++: compiling the C-simulation (network and trigger in one library)")
@@ -140,16 +148,23 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
         progress(f"comparing emulator and the QKeras model (float64) on {len(x)} vectors")
         checks = {"emulator_vs_qkeras_float64": _check_qkeras(model, x, emulated, output)}
     checks["emulator_vs_hls_csim"] = csim
-    if model.chain is not None:
+    if chain is not None:
+        raw = raw_edge_vectors(chain, n_vectors, rng)
         with timings.stage("trigger_csim"):
-            checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, rng, n_vectors, output)
+            checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, raw, output)
     with timings.stage("rtl_check"):
-        progress(f"comparing emulator and the RTL logic on {len(x)} vectors")
-        rtl_out = rtl.predict_ints(x_counts)
-        checks["emulator_vs_rtl_interpreter"] = compare(
-            emulate_ints(graph, x_counts), rtl_out.reshape(len(x), *graph.output_shape), x,
-            save_to=_mismatch_file(output, "rtl"), lsb=1.0,
-        )
+        if chain is None:
+            progress(f"comparing emulator and the RTL logic on {len(x)} vectors")
+            checks["emulator_vs_rtl_interpreter"] = compare(
+                emulate_ints(graph, x_counts), rtl.predict_ints(x_counts).reshape(len(x), *graph.output_shape), x,
+                save_to=_mismatch_file(output, "rtl"), lsb=1.0,
+            )
+        else:
+            progress(f"comparing the trigger emulator and the trigger RTL logic on {len(raw)} raw vectors")
+            raw_counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)
+            want, got = trigger_counts(chain, raw_counts), rtl.predict_counts(raw_counts)
+            checks["trigger_emulator_vs_rtl_interpreter"] = compare(
+                _columns(want), _columns(got), raw, save_to=_mismatch_file(output, "rtl"), lsb=1.0)
     with timings.stage("lint"):
         from codesign.verify.runner import lint, rtl_sources
 
@@ -165,7 +180,10 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
         sources = rtl.top_file.parent
         synth = yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
                                  flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
-    return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings)
+    timing = stage_timing(rtl.stage_depths, clock_mhz, delay_model(fpga.name))
+    if timing["warning"]:
+        progress(f"warning: {timing['warning']}")
+    return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
 
 
 def _write_trigger(model: LoadedModel, hls) -> None:
@@ -175,7 +193,7 @@ def _write_trigger(model: LoadedModel, hls) -> None:
     write_trigger(model.chain, hls.path, hls.name, list(model.chain.thresholds))
 
 
-def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, output: Path):
+def _check_trigger(model: LoadedModel, hls, raw: np.ndarray, output: Path):
     """The whole trigger chain (scaling, network, score, comparators) in C-simulation vs the emulator."""
     from codesign.hls import compare
     from codesign.hls.trigger import compile_trigger
@@ -183,11 +201,14 @@ def _check_trigger(model: LoadedModel, hls, rng, n_vectors: int, output: Path):
     chain = model.chain
     working_points = list(chain.thresholds)
     csim = compile_trigger(chain, hls.path, hls.name, len(working_points))  # the library already built: a copy
-    raw = raw_edge_vectors(chain, n_vectors, rng)
     want, got = chain.emulate(raw), csim.predict(raw)
     want_all = np.column_stack([want["network"], want["score"], *[want[wp] for wp in working_points]])
     got_all = np.column_stack([got["network"], got["score"], got["pass"]])
     return compare(want_all, got_all, raw, save_to=_mismatch_file(output, "trigger"))
+
+
+def _columns(groups: dict[str, np.ndarray]) -> np.ndarray:
+    return np.column_stack([np.asarray(v, dtype=np.float64).reshape(len(v), -1) for v in groups.values()])
 
 
 def _must_be_exact(path: str, graph) -> bool:
@@ -221,47 +242,40 @@ def _mismatch_file(output: Path, path_name: str) -> Path:
     return output.parent / f"{output.name}.mismatches.{path_name}.npz"
 
 
-def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Raw hardware inputs: uniform over the raw range, zeros, extremes, per-feature sensitivity vectors
-    around the offsets, scores exactly on each comparator threshold and one LSB either side, and per
-    feature values around its offset whose shifted image spans twice the network input range (through
-    saturation, with random bits below the right shift's LSB), every other one landing exactly on a
-    rounding tie of the cast where the shift allows one.  Clipped to the raw range."""
-    from codesign.verify.vectors import sensitivity_counts, threshold_vectors
-
-    scaling, net_fmt = chain.scaling, chain.graph.input_format
-    raw_fmt, shifts = scaling.raw_format, scaling.shifts
-    n_in = chain.graph.input_shape[-1]
-    counts = [rng.integers(raw_fmt.min_int, raw_fmt.max_int, (n // 2, n_in), endpoint=True)]
-    counts += [np.zeros((1, n_in)), np.full((1, n_in), raw_fmt.max_int), np.full((1, n_in), raw_fmt.min_int)]
-    counts += [scaling.offsets * 2**raw_fmt.frac + sensitivity_counts(raw_fmt, n_in), threshold_vectors(chain, rng)]
-    drop = max(raw_fmt.frac - net_fmt.frac, 0)  # bits the cast removes after the shift
-    span = 2 ** (net_fmt.width + drop)  # the network input range, in raw counts after the shift
-    shifted = rng.integers(-span, span, (n - n // 2, n_in))
-    if drop > 0:
-        shifted[::2] = shifted[::2] // 2**drop * 2**drop + 2 ** (drop - 1)  # half-LSB ties of the cast
-    right, left = np.maximum(shifts, 0), np.maximum(-shifts, 0)
-    below = rng.integers(0, 2**right, shifted.shape)  # bits the right shift drops (floor)
-    difference = np.where(shifts >= 0, shifted * 2.0**right + below, np.floor(shifted * 2.0**-left))
-    counts.append(scaling.offsets * 2.0**raw_fmt.frac + difference)
-    return raw_fmt.to_float(np.clip(np.concatenate(counts), raw_fmt.min_int, raw_fmt.max_int))
+COVERS = {
+    "network": "the network only (no input scaling, score or working-point comparators: not a trigger model)",
+    "trigger": "the whole trigger: input scaling from hardware units ((x - offset) >> shift, cast to the network's "
+               "input format), the network, the score (sum of squares cast to its format) and one comparator bit "
+               "per working point",
+}
 
 
-def _efficiency(entry: float | dict) -> str:
-    """An efficiency of the card's metrics: with its 68% interval (zero-bias-trained cards) or a bare value
-    (metrics written before intervals existed)."""
-    if isinstance(entry, dict):
-        return f"{entry['value']:.3f} [{entry['low']:.3f}, {entry['high']:.3f}]"
-    return f"{entry:.3f}"
+def _working_points(model: LoadedModel, metrics: dict) -> list[dict]:
+    """Thresholds (score LSBs and score units), target rates (card) and measured rates with intervals (metrics)."""
+    if model.chain is None:
+        return []
+    measured = metrics.get("working_points", {})
+    targets = (model.card.data.get("working_points") or {}).get("rate_khz") or {}
+    lsb = model.chain.score.format.lsb
+    return [{"name": name, "threshold_lsb": threshold, "threshold_score": threshold * lsb,
+             "target_rate_khz": targets.get(name), "rate_hz": measured.get(name, {}).get("rate_hz"),
+             "pure_rate_hz": measured.get(name, {}).get("pure_rate_hz"),
+             "rate_source": "card metrics.json (training time)" if name in measured else None}
+            for name, threshold in model.chain.thresholds.items()]
 
 
-def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings: Timings) -> dict:
-    flow = {"fast": "word-level estimate", "full": "synth_xilinx"}[synth.flow]
+def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings: Timings,
+            timing: dict) -> dict:
+    flow = {"fast": "Yosys word-level estimate (proc/flatten/opt/wreduce, priced per cell in codesign)",
+            "full": "Yosys synth_xilinx (mapped cells, no place and route)"}[synth.flow]
     counts = {"lut": synth.lut, "ff": synth.ff, "dsp": synth.dsp, "bram": synth.bram36, "carry": synth.carry}
-    resources = {name: {"value": value, "source": synth.source, "flow": flow} for name, value in counts.items()}
+    source = f"{synth.source} {synth.version}"
+    resources = {name: {"value": value, "source": synth.source, "version": synth.version, "flow": flow}
+                 for name, value in counts.items()}
     metrics = {}
     if model.card is not None and (model.card.folder / METRICS_FILE).is_file():
         metrics = json.loads((model.card.folder / METRICS_FILE).read_text())
+    da4ml_version = rtl.cost["version"]
     return {
         "model": model.name,
         "part": fpga.name,
@@ -271,8 +285,15 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
         "latency_cycles": rtl.latency_cycles,
         "latency_ns": rtl.latency_cycles * 1e3 / clock_mhz,
         "ii": rtl.ii,
+        "latency_source": f"da4ml {da4ml_version} pipeline (stages of at most {rtl.latency_cutoff} adder levels)",
+        "rtl": {"top_module": rtl.module, "top_file": str(rtl.top_file.relative_to(rtl.path.parent)),
+                "covers": rtl.covers, "description": COVERS[rtl.covers], "ports": rtl.ports, "port_map": rtl.port_map(),
+                "source": f"da4ml {da4ml_version}"},
         "logic_depth": {"adder_levels_per_stage": list(rtl.stage_depths), "lut_levels": synth.logic_levels,
-                        "sources": {"adder_levels_per_stage": "da4ml", "lut_levels": synth.source}},
+                        "sources": {"adder_levels_per_stage": f"da4ml {da4ml_version}",
+                                    "lut_levels": f"{source} ltp (full flow only)"}},
+        "timing": {**timing, "source": "codesign delay model (estimate/timing.py), not sign-off timing",
+                   "yosys_lut_levels": synth.logic_levels},
         "resources": resources,
         "da4ml_cost": rtl.cost,
         "utilization_pct": {("bram" if k == "bram36" else k): v for k, v in fpga.utilization_pct(synth.resources()).items()},
@@ -285,7 +306,10 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
         },
         "input_format": model.graph.input_format.hls(),
         "input_note": model.input_note,
+        "working_points": _working_points(model, metrics),
         "metrics": metrics,
+        "metrics_source": ("card metrics.json, written by `codesign train` at training time (not recomputed by synth)"
+                           if metrics else None),
         "tools": {**{pkg: version(pkg) for pkg in ("codesign", "hls4ml", "da4ml", "qkeras", "tensorflow")},
                   synth.source: synth.version},
         "timings_s": timings.seconds,
@@ -301,28 +325,82 @@ def _path_line(name: str, path: dict) -> str:
     return f"  - {name}: {path['mismatches']} of {path['vectors']} vectors differ{detail}: {status}"
 
 
+def _count(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _port_lines(rtl: dict) -> list[str]:
+    lines = [f"Top module `{rtl['top_module']}` ({rtl['top_file']}, {rtl['source']}): ports `clk`, "
+             f"`model_inp[{rtl['ports']['model_inp'] - 1}:0]` (sampled at a rising edge), "
+             f"`model_out[{rtl['ports']['model_out'] - 1}:0]`. Covers {rtl['description']}.", "",
+             "| port bits | group | elements | format | element layout |", "|---|---|---|---|---|"]
+    for g in rtl["port_map"]:
+        widths = {w for _, w, _, _ in g["element_bits"]}
+        layout = (f"{g['elements']} x {widths.pop()} bits, element 0 at the LSB" if len(widths) == 1
+                  else "element 0 at the LSB; widths " + ", ".join(str(w) for _, w, _, _ in g["element_bits"])
+                  + " (da4ml drops constant bits; see report.json)")
+        lines.append(f"| `{g['port']}[{g['msb']}:{g['lsb']}]` | {g['name']} | {g['elements']} | {g['format']} | {layout} |")
+    return lines
+
+
+def _timing_lines(t: dict) -> list[str]:
+    m = t["model"]
+    lines = [f"Timing estimate ({t['source']}; {m['family']} {m['speed_grade']}: {m['adder_ns']} +- "
+             f"{m['adder_uncertainty_ns']} ns per adder level, {m['overhead_ns']} ns register overhead; {m['source']}):"]
+    for k, st in enumerate(t["stages"]):
+        lines.append(f"- stage {k}: {st['adder_levels']} adder levels, {st['delay_ns']:g} +- {st['uncertainty_ns']:g} ns, "
+                     f"slack {st['slack_ns']:g} ns of {t['clock_period_ns']:g} ns (margin {st['margin']:.0%})")
+    if t["yosys_lut_levels"] is not None:
+        lines.append(f"- Yosys ltp: {t['yosys_lut_levels']} mapped logic levels on the longest register-to-register path")
+    if t["warning"]:
+        lines.append(f"- **WARNING**: {t['warning']}")
+    return lines
+
+
 def _markdown(report: dict) -> str:
+    from codesign.metrics.report import interval
+
     r = report
     lines = [
-        f"# {r['model']} on {r['part']} at {r['clock_mhz']:g} MHz",
+        f"# {r['model']} on {r['part']} ({r['part_full_name']}) at {r['clock_mhz']:g} MHz",
         "",
-        f"- latency: {r['latency_cycles']} cycle(s) = {r['latency_ns']:g} ns, II = {r['ii']}",
+        f"- latency: {r['latency_cycles']} cycle(s) = {r['latency_ns']:g} ns, II = {r['ii']} ({r['latency_source']})",
         f"- bit-exact paths: {r['bit_exact']['mismatches']} mismatches on {r['bit_exact']['vectors']} vectors",
         *[_path_line(name, p) for name, p in r["bit_exact"]["paths"].items()],
-        f"- input format: {r['input_format']} ({r['input_note'] or 'from the model card'})",
+        f"- network input: {r['input_note'] or r['input_format'] + ' (from the model card)'}",
         "",
-        "| resource | count | utilisation | source |",
-        "|---|---|---|---|",
+        *_port_lines(r["rtl"]),
+        "",
+        "Resources of that RTL: {flow}, {source} {version}; utilisation of {part}.".format(
+            part=r["part"], **next(iter(r["resources"].values()))),
+        "",
+        "| resource | count | utilisation |",
+        "|---|---|---|",
     ]
     for name, entry in r["resources"].items():
         pct = r["utilization_pct"].get(name)
-        lines.append(f"| {name.upper()} | {entry['value']} | {'' if pct is None else f'{pct:.3f}%'} | {entry['source']} |")
-    lines += ["", f"da4ml cost estimate: {json.dumps(r['da4ml_cost'])}", ""]
+        lines.append(f"| {name.upper()} | {_count(entry['value'])} | {'' if pct is None else f'{pct:.3f}%'} |")
+    cost = r["da4ml_cost"]
+    lines += ["", f"da4ml {cost['version']} cost model: {cost['luts']} LUT equivalents (adder bits), {cost['adders']} "
+              f"adders, {cost['muxes']} multiplexers, {cost['registers']} register bits.", "", *_timing_lines(r["timing"]), ""]
+    if r["working_points"]:
+        lines += ["Working points (the bit fires when score > threshold):", "",
+                  "| working point | threshold (score LSBs) | threshold (score) | target rate | rate, 68% interval (kHz) "
+                  "| pure rate (kHz) |", "|---|---|---|---|---|---|"]
+        for wp in r["working_points"]:
+            target = "" if wp["target_rate_khz"] is None else f"{wp['target_rate_khz']:g} kHz"
+            rate = "not in the card's metrics" if wp["rate_hz"] is None else interval(wp["rate_hz"], 1e3, flag=True)
+            pure = "" if wp["pure_rate_hz"] is None else interval(wp["pure_rate_hz"], 1e3, flag=True)
+            lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {wp['threshold_score']:g} | {target} | {rate} | {pure} |")
+        lines.append("")
     if r["metrics"].get("signals"):
-        lines += ["| signal | AUC (firmware) | AUC (float) | efficiencies (firmware) |", "|---|---|---|---|"]
+        lines += [f"Signal metrics from {r['metrics_source']}:", "",
+                  "| signal | AUC (firmware) | AUC (float) | efficiencies (firmware, 68% interval where given) |",
+                  "|---|---|---|---|"]
         for name, m in r["metrics"]["signals"].items():
-            effs = ", ".join(f"{wp} {_efficiency(e)}" for wp, e in m["efficiency_firmware"].items())
+            effs = ", ".join(f"{wp} {interval(e)}" for wp, e in m["efficiency_firmware"].items())
             lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m['auc_float']:.3f} | {effs} |")
         lines.append("")
+    lines.append("Tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()))
     lines.append("Time per stage (s): " + ", ".join(f"{k} {v}" for k, v in r["timings_s"].items()))
     return "\n".join(lines) + "\n"

@@ -84,20 +84,41 @@ class TriggerChain:
     score: Score
     thresholds: dict[str, int] = field(default_factory=dict)  # working point -> score LSBs
 
+    def emulate_counts(self, raw_ints: np.ndarray) -> dict[str, np.ndarray]:
+        """Raw input counts (N, n_in) to counts: ``network`` (N, n_out) of the output format, ``score``
+        (N,) of the score format, and one 0/1 array per working point (the firmware's integer outputs)."""
+        raw_ints = np.asarray(raw_ints)
+        x = self.scaling.apply(raw_ints, self.graph.input_format).reshape(len(raw_ints), *self.graph.input_shape)
+        out = emulate_ints(self.graph, x).reshape(len(raw_ints), -1)
+        score = self.score.apply(out, self.graph.output_format)
+        result = {"network": out, "score": score}
+        for name, threshold in self.thresholds.items():
+            result[name] = (score > threshold).astype(np.int64)
+        return result
+
     def emulate(self, raw: np.ndarray) -> dict[str, np.ndarray]:
         """Bit-exact outputs for raw hardware inputs (real values on the raw grid).
 
         Returns float64 exact images: ``network`` (the network outputs), ``score``, and one boolean
         array per working point.
         """
-        raw_ints = self.scaling.raw_format.quantize(raw)
-        x = self.scaling.apply(raw_ints, self.graph.input_format)
-        out = emulate_ints(self.graph, x)
-        score = self.score.apply(out, self.graph.output_format)
+        counts = self.emulate_counts(self.scaling.raw_format.quantize(raw))
         result = {
-            "network": self.graph.output_format.to_float(out),
-            "score": self.score.format.to_float(score),
+            "network": self.graph.output_format.to_float(counts.pop("network")),
+            "score": self.score.format.to_float(counts.pop("score")),
         }
-        for name, threshold in self.thresholds.items():
-            result[name] = score > threshold
-        return result
+        return result | {name: bits.astype(bool) for name, bits in counts.items()}
+
+    def to_dict(self) -> dict:
+        """Everything but the graph (which has its own JSON), for a project's `trigger.json`."""
+        return {"raw_format": self.scaling.raw_format.to_dict(), "offsets": self.scaling.offsets.tolist(),
+                "shifts": self.scaling.shifts.tolist(), "score_format": self.score.format.to_dict(),
+                "thresholds": dict(self.thresholds)}
+
+    @classmethod
+    def from_dict(cls, data: dict, graph: Graph) -> TriggerChain:
+        """The inverse of `to_dict`, around `graph`."""
+        scaling = InputScaling(FixedFormat(**data["raw_format"]), np.array(data["offsets"], np.int64),
+                               np.array(data["shifts"], np.int64))
+        return cls(scaling, graph, Score(FixedFormat(**data["score_format"])),
+                   {str(k): int(v) for k, v in data["thresholds"].items()})

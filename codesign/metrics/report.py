@@ -164,7 +164,10 @@ def run(zerobias: Path, output: Path, menu: Path | None = None, model: str | Non
     return result
 
 
-def _interval(d: dict[str, float], unit: float = 1.0, flag: bool = False) -> str:
+def interval(d: dict[str, float] | float, unit: float = 1.0, flag: bool = False) -> str:
+    """``value [low, high]`` in `unit` (a flag when asked and flagged); a bare number (older metrics) as itself."""
+    if not isinstance(d, dict):
+        return f"{d / unit:.3g}"
     text = f"{d['value'] / unit:.3g} [{d['low'] / unit:.3g}, {d['high'] / unit:.3g}]"
     return text + (" ⚑" if flag and d["flagged"] else "")
 
@@ -185,31 +188,31 @@ def markdown(result: dict[str, Any]) -> str:
     for seed in result["menu"]["seeds"]:
         anchor = f"{seed['anchor_khz']:g}" if seed["anchor_khz"] else "–"
         ratio = f"{seed['ratio_to_anchor']:.2f}" if seed["ratio_to_anchor"] is not None else "–"
-        lines.append(f"| {seed['name']} | {_interval(seed['rate_hz'], 1e3, flag=True)} | "
+        lines.append(f"| {seed['name']} | {interval(seed['rate_hz'], 1e3, flag=True)} | "
                      f"{seed['rate_hz']['effective']:.3g} | {anchor} | {ratio} |")
     total = result["menu"]["total_rate_hz"]
-    lines.append(f"| **total (OR)** | {_interval(total, 1e3, flag=True)} | {total['effective']:.3g} | | |")
+    lines.append(f"| **total (OR)** | {interval(total, 1e3, flag=True)} | {total['effective']:.3g} | | |")
     model = result.get("model")
     if model:
         lines += ["", f"## Model `{model['name']}` (thresholds from {model['threshold_source']})", "",
                   "| working point | threshold (score LSB) | rate kHz [68%] | pure rate kHz [68%] | effective events |",
                   "|---|---|---|---|---|"]
         for wp in model["working_points"]:
-            lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {_interval(wp['rate_hz'], 1e3, flag=True)} | "
-                         f"{_interval(wp['pure_rate_hz'], 1e3, flag=True)} | {wp['rate_hz']['effective']:.3g} |")
+            lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {interval(wp['rate_hz'], 1e3, flag=True)} | "
+                         f"{interval(wp['pure_rate_hz'], 1e3, flag=True)} | {wp['rate_hz']['effective']:.3g} |")
     if result["signals"]:
         lines += ["", "## Signals", "", "| signal | events (effective) | menu efficiency [68%] | AUC |",
                   "|---|---|---|---|"]
         for name, s in result["signals"].items():
             auc = f"{s['auc']:.4f}" if "auc" in s else "–"
             lines.append(f"| {name} | {s['events']} ({s['effective_events']:.4g}) | "
-                         f"{_interval(s['menu_efficiency'])} | {auc} |")
+                         f"{interval(s['menu_efficiency'])} | {auc} |")
         if model:
             lines += ["", "| signal | working point | efficiency [68%] | pure efficiency [68%] |", "|---|---|---|---|"]
             for name in result["signals"]:
                 for wp in model["working_points"]:
                     e = wp["signals"][name]
                     flag = " (working point ⚑)" if wp["flagged"] else ""
-                    lines.append(f"| {name} | {wp['name']}{flag} | {_interval(e['efficiency'])} | "
-                                 f"{_interval(e['pure_efficiency'])} |")
+                    lines.append(f"| {name} | {wp['name']}{flag} | {interval(e['efficiency'])} | "
+                                 f"{interval(e['pure_efficiency'])} |")
     return "\n".join(lines) + "\n"

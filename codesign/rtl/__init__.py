@@ -4,9 +4,9 @@ from codesign.rtl.numba_cache import configure_numba_cache, use_serial_solver
 
 configure_numba_cache()  # before anything imports da4ml (its numba kernels are compiled and cached)
 
-from codesign.rtl.generate import Field, RTLProject, latency_cutoff, write_rtl  # noqa: E402
+from codesign.rtl.generate import Field, PortGroup, RTLProject, latency_cutoff, write_rtl, write_trigger_rtl  # noqa: E402
 from codesign.rtl.trace import cast, run_logic, trace_graph  # noqa: E402
 
 use_serial_solver()  # the same solutions for a fraction of the one-off compilation (see numba_cache)
 
-__all__ = ["Field", "RTLProject", "cast", "latency_cutoff", "run_logic", "trace_graph", "write_rtl"]
+__all__ = ["Field", "PortGroup", "RTLProject", "write_trigger_rtl", "cast", "latency_cutoff", "run_logic", "trace_graph", "write_rtl"]

@@ -3,14 +3,16 @@
 The top module `<name>` (file `src/<name>.v`) has ports `clk`, `model_inp` and `model_out`.  Every
 stage is registered at its input and the result at the output: `model_out` holds the result
 `latency_cycles` rising edges after the edge that samples `model_inp`, and a new input is accepted
-every cycle (II = 1).  The flat port words pack the graph's tensors in row-major order, element by
-element from bit 0; each element is a `Field` of its own width (da4ml drops bits that are constant).
+every cycle (II = 1).  The flat port words pack named groups (`PortGroup`) one after the other from bit
+0, each a tensor in row-major order, element by element; each element is a `Field` of its own width (da4ml
+drops bits that are constant).  A network design (`write_rtl`) has `network_inputs` in and `network` out; the
+whole trigger (`write_trigger_rtl`) has `raw_inputs` in and `network`, `score`, `wp_<name>`... out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from math import floor
+from math import ceil
 from pathlib import Path
 
 import da4ml
@@ -23,12 +25,10 @@ from codesign.atomic import atomic_path
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Graph
+from codesign.fixed.trigger import TriggerChain
+from codesign.rtl.interpret import run_pipeline
 from codesign.rtl.trace import run_logic, trace_graph
 
-#: Assumed delay of one adder level (LUT + carry chain + local routing) on a -2 UltraScale+ part, in
-#: ns: converts a clock period into da4ml's latency cutoff (adder levels per stage).  Not yet checked
-#: against Vivado timing; da4ml's own command line pairs 5 levels with a 5 ns clock (1 ns per level).
-ADDER_DELAY_NS = 0.75
 #: The default part for the Vivado build script: the VU9P of the CMS Global Trigger.
 DEFAULT_PART = "xcvu9p-flga2104-2L-e"
 FLAVORS = {"verilog": "v", "vhdl": "vhd"}
@@ -42,6 +42,30 @@ class Field:
     width: int  # 0 for an element that is the constant 0
     signed: bool
     shift: int  # from the element's LSB to the graph format's LSB
+
+
+@dataclass(frozen=True)
+class PortGroup:
+    """A named run of elements inside one port word, all of one format (e.g. the score in `model_out`)."""
+
+    name: str
+    port: str  # model_inp or model_out
+    format: FixedFormat
+    fields: tuple[Field, ...]
+
+    @property
+    def lsb(self) -> int:
+        return self.fields[0].offset
+
+    @property
+    def width(self) -> int:
+        return sum(f.width for f in self.fields)
+
+    def to_dict(self) -> dict:
+        """The port map entry: bits ``[lsb + width - 1 : lsb]`` of `port`, element by element from the LSB."""
+        return {"name": self.name, "port": self.port, "lsb": self.lsb, "msb": self.lsb + self.width - 1,
+                "elements": len(self.fields), "format": self.format.hls(),
+                "element_bits": [[f.offset, f.width, f.signed, f.shift] for f in self.fields]}
 
 
 @dataclass
@@ -58,8 +82,9 @@ class RTLProject:
     ii: int
     stage_depths: tuple[int, ...]  # adder levels in each stage
     ports: dict[str, int]  # name -> width in bits
-    input_fields: tuple[Field, ...]
-    output_fields: tuple[Field, ...]
+    input_groups: tuple[PortGroup, ...]
+    output_groups: tuple[PortGroup, ...]
+    covers: str  # what the design computes ("network" or "trigger": scaling, network, score, working points)
     input_format: FixedFormat
     output_format: FixedFormat
     input_shape: tuple[int, ...]
@@ -67,6 +92,22 @@ class RTLProject:
     cost: dict  # da4ml's estimate, with its source and version
     pipeline: Pipeline = field(repr=False)
     graph: Graph = field(repr=False)
+
+    @property
+    def input_fields(self) -> tuple[Field, ...]:
+        return tuple(f for g in self.input_groups for f in g.fields)
+
+    @property
+    def output_fields(self) -> tuple[Field, ...]:
+        return tuple(f for g in self.output_groups for f in g.fields)
+
+    def port_map(self) -> list[dict]:
+        """Every group of both ports (name, port, bit range, format, per-element bits), inputs first."""
+        return [g.to_dict() for g in (*self.input_groups, *self.output_groups)]
+
+    def predict_counts(self, counts: np.ndarray) -> dict[str, np.ndarray]:
+        """Flat input counts (N, n_in) through the pipeline in the exact interpreter: counts per output group."""
+        return run_groups(self.pipeline, self.input_groups, self.output_groups, counts)
 
     def pack_inputs(self, x_ints: np.ndarray) -> list[int]:
         """One `model_inp` word (a Python int) per event, from counts of the input format."""
@@ -81,29 +122,56 @@ class RTLProject:
         return run_logic(self.pipeline, self.graph, x_ints)
 
 
-def latency_cutoff(clock_mhz: float, adder_delay_ns: float = ADDER_DELAY_NS) -> int:
-    """Adder levels that fit in one clock period (at least one)."""
-    if not clock_mhz > 0 or not adder_delay_ns > 0:
-        raise CodesignError(f"clock ({clock_mhz} MHz) and adder delay ({adder_delay_ns} ns) must be positive")
-    return max(1, floor(1e3 / clock_mhz / adder_delay_ns))
+def latency_cutoff(clock_mhz: float, part: str = DEFAULT_PART) -> int:
+    """Adder levels per pipeline stage at `clock_mhz` on `part`, from the one delay model (`estimate.timing`)."""
+    from codesign.estimate.timing import delay_model, levels_per_stage
+
+    return levels_per_stage(clock_mhz, delay_model(part))
 
 
 def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str = "verilog",
-              part: str = DEFAULT_PART, adder_delay_ns: float = ADDER_DELAY_NS) -> RTLProject:
+              part: str = DEFAULT_PART) -> RTLProject:
     """Trace `graph`, pipeline it for `clock_mhz` and write the da4ml RTL project into `out_dir` (atomically)."""
+    return _write(trace_graph(graph), graph, "network", *network_groups(graph), out_dir, clock_mhz, flavor, part)
+
+
+def write_trigger_rtl(chain: TriggerChain, out_dir: Path, clock_mhz: float = 40.0, flavor: str = "verilog",
+                      part: str = DEFAULT_PART) -> RTLProject:
+    """The whole trigger (`trigger.trace_trigger`): raw inputs in, network outputs, score and one bit per
+    working point out, pipelined for `clock_mhz` and written into `out_dir` (atomically)."""
+    from codesign.rtl.trigger import trace_trigger
+
+    return _write(trace_trigger(chain), chain.graph, "trigger", *trigger_groups(chain), out_dir, clock_mhz, flavor, part)
+
+
+def network_groups(graph: Graph) -> tuple[list, list]:
+    """(input, output) groups of a network design: (name, format, element count)."""
+    n_in, n_out = int(np.prod(graph.input_shape)), int(np.prod(graph.output_shape))
+    return [("network_inputs", graph.input_format, n_in)], [("network", graph.output_format, n_out)]
+
+
+def trigger_groups(chain: TriggerChain) -> tuple[list, list]:
+    """(input, output) groups of a trigger design: raw inputs; network outputs, score, one bit per working point."""
+    graph, bit = chain.graph, FixedFormat(1, 1, False)
+    n_in, n_out = int(np.prod(graph.input_shape)), int(np.prod(graph.output_shape))
+    outputs = [("network", graph.output_format, n_out), ("score", chain.score.format, 1),
+               *[(f"wp_{name}", bit, 1) for name in chain.thresholds]]
+    return [("raw_inputs", chain.scaling.raw_format, n_in)], outputs
+
+
+def _write(comb: CombLogic, graph: Graph, covers: str, inputs: list, outputs: list, out_dir: Path,
+           clock_mhz: float, flavor: str, part: str) -> RTLProject:
+    module = module_name(graph.name)
     if flavor not in FLAVORS:
         raise CodesignError(f"unknown RTL flavor {flavor!r}; choose one of {', '.join(FLAVORS)}")
-    cutoff = latency_cutoff(clock_mhz, adder_delay_ns)
-    comb = trace_graph(graph)
-    # retiming balances the stages (the smallest cutoff giving as many stages); one stage needs none
-    pipeline = to_pipeline(comb, cutoff, retiming=comb.latency[1] > cutoff, verbose=False)
-    module = module_name(graph.name)
+    cutoff = latency_cutoff(clock_mhz, part)
+    pipeline = balanced_pipeline(comb, cutoff)
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         model = RTLModel(pipeline, module, tmp, flavor=flavor, clock_period=1e3 / clock_mhz, part_name=part)
         model.write()
-    in_fields = port_fields(pipeline.inp_qint, graph.input_format)
-    out_fields = port_fields(pipeline.out_qint, graph.output_format)
+    in_groups = port_groups("model_inp", pipeline.inp_qint, inputs)
+    out_groups = port_groups("model_out", pipeline.out_qint, outputs)
     return RTLProject(
         path=out_dir,
         module=module,
@@ -114,10 +182,11 @@ def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str 
         latency_cycles=len(pipeline.solutions),
         ii=1,
         stage_depths=tuple(_depth(stage) for stage in pipeline.solutions),
-        ports={"clk": 1, "model_inp": sum(f.width for f in in_fields), "model_out": sum(f.width for f in out_fields)},
-        input_fields=in_fields,
-        output_fields=out_fields,
-        input_format=graph.input_format,
+        ports={"clk": 1, "model_inp": sum(g.width for g in in_groups), "model_out": sum(g.width for g in out_groups)},
+        input_groups=in_groups,
+        output_groups=out_groups,
+        covers=covers,
+        input_format=inputs[0][1],
         output_format=graph.output_format,
         input_shape=tuple(graph.input_shape),
         output_shape=tuple(graph.output_shape),
@@ -127,21 +196,63 @@ def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str 
     )
 
 
+def balanced_pipeline(comb: CombLogic, cutoff: int) -> Pipeline:
+    """Stages of at most `cutoff` adder levels, balanced: the smallest cutoff giving as many stages.
+
+    da4ml's own retiming does the same search but re-traces the logic with its latency model, which loses
+    the latencies set at trace time (a product with a one-bit operand is priced as a multi-bit multiplier)."""
+    pipeline = to_pipeline(comb, cutoff, retiming=False, verbose=False)
+    stages = len(pipeline.solutions)
+    for smaller in range(ceil(comb.latency[1] / stages), cutoff):
+        candidate = to_pipeline(comb, smaller, retiming=False, verbose=False)
+        if len(candidate.solutions) == stages:
+            return candidate
+    return pipeline
+
+
 def module_name(name: str) -> str:
     from codesign.identifiers import verilog_module
 
     return verilog_module(name)
 
 
-def port_fields(qints: list[QInterval], fmt: FixedFormat) -> tuple[Field, ...]:
+def port_fields(qints: list[QInterval], fmt: FixedFormat, start: int = 0) -> tuple[Field, ...]:
     """The packing of da4ml's heterogeneous port: each element in its minimal (k, i, f), back to back."""
-    fields, offset = [], 0
+    fields, offset = [], start
     for qint in qints:
         k, i, f = _minimal_kif(qint)
         width = int(k) + i + f
         fields.append(Field(offset, width, bool(k), fmt.frac - f if width else 0))
         offset += width
     return tuple(fields)
+
+
+def port_groups(port: str, qints: list[QInterval], groups: list[tuple[str, FixedFormat, int]]) -> tuple[PortGroup, ...]:
+    """Consecutive elements of a port split into named groups of (name, format, element count)."""
+    result, index, offset = [], 0, 0
+    for name, fmt, count in groups:
+        fields = port_fields(qints[index:index + count], fmt, offset)
+        result.append(PortGroup(name, port, fmt, fields))
+        index += count
+        offset = fields[-1].offset + fields[-1].width if fields else offset
+    if index != len(qints):
+        raise AssertionError(f"{port}: {len(qints)} elements, groups describe {index}")
+    return tuple(result)
+
+
+def run_groups(pipeline: Pipeline, inputs: tuple[PortGroup, ...], outputs: tuple[PortGroup, ...],
+               counts: np.ndarray) -> dict[str, np.ndarray]:
+    """Input counts (N, n_in) of the input groups' formats through the pipeline: counts per output group."""
+    fracs = {g.format.frac for g in inputs}
+    if len(fracs) != 1:
+        raise AssertionError("input groups of different fractional bits are not supported")
+    out_fracs = np.concatenate([[g.format.frac] * len(g.fields) for g in outputs]).astype(np.int64)
+    flat = run_pipeline(pipeline, np.asarray(counts), fracs.pop(), out_fracs)
+    result, start = {}, 0
+    for g in outputs:
+        result[g.name] = flat[:, start:start + len(g.fields)]
+        start += len(g.fields)
+    return result
 
 
 def _depth(stage: CombLogic) -> int:

@@ -116,8 +116,9 @@ def run_stage(stage: CombLogic, ints: np.ndarray, exps: np.ndarray) -> tuple[np.
     return out, out_exps
 
 
-def run_pipeline(logic: CombLogic | Pipeline, counts: np.ndarray, frac_in: int, frac_out: int) -> np.ndarray:
-    """Counts (N, n_in) with `frac_in` fractional bits through every stage; counts with `frac_out`.
+def run_pipeline(logic: CombLogic | Pipeline, counts: np.ndarray, frac_in: int, frac_out) -> np.ndarray:
+    """Counts (N, n_in) with `frac_in` fractional bits through every stage; counts with `frac_out` (one
+    number, or one per output).
 
     int64 when the outputs fit, else Python integers; raises if an output is off the `frac_out` grid.
     """
@@ -126,7 +127,7 @@ def run_pipeline(logic: CombLogic | Pipeline, counts: np.ndarray, frac_in: int, 
     for stage in logic.solutions if isinstance(logic, Pipeline) else (logic,):
         ints, exps = run_stage(stage, ints, exps)
     columns = []
-    for j, shift in enumerate(exps + frac_out):
+    for j, shift in enumerate(exps + np.asarray(frac_out, dtype=np.int64)):
         column = _shift(ints[:, j], int(shift))
         if shift < 0 and np.any(_shift(column, -int(shift)) != ints[:, j]):
             raise AssertionError("da4ml logic returned values off the output format's grid")

@@ -42,10 +42,15 @@ def trace_graph(graph: Graph, delay_constraint: int = DELAY_CONSTRAINT) -> CombL
     """The graph as da4ml combinational logic on flat (row-major) inputs and outputs; memoised."""
     _check_weights(graph)
     key = (hashlib.sha256(graph.to_json().encode()).hexdigest(), delay_constraint)
+    return memoised(key, lambda: _trace(graph, delay_constraint))
+
+
+def memoised(key: tuple[str, int], build: Callable[[], CombLogic]) -> CombLogic:
+    """The trace stored under `key`, built once (the last `_TRACES_KEPT` are kept)."""
     if key not in _TRACES:
         if len(_TRACES) >= _TRACES_KEPT:
             del _TRACES[next(iter(_TRACES))]
-        _TRACES[key] = _trace(graph, delay_constraint)
+        _TRACES[key] = build()
     return _TRACES[key]
 
 
@@ -53,6 +58,11 @@ def _trace(graph: Graph, delay_constraint: int) -> CombLogic:
     n_in = int(np.prod(graph.input_shape))
     inputs = FixedVariableArrayInput(n_in, hwconf=HW_CONFIG, solver_options={"hard_dc": delay_constraint})
     x = inputs.quantize(*kif(graph.input_format)).reshape(graph.input_shape)
+    return comb_trace(inputs, trace_network(x, graph).ravel(), keep_dead_inputs=True)
+
+
+def trace_network(x: FixedVariableArray, graph: Graph) -> FixedVariableArray:
+    """The graph's operations on traced inputs of its input format."""
     fmt = graph.input_format
     for op in graph.ops:
         if isinstance(op, Dense):
@@ -64,7 +74,7 @@ def _trace(graph: Graph, delay_constraint: int) -> CombLogic:
         elif isinstance(op, Reshape):
             x = x.reshape(op.shape)
         fmt = op.output_format
-    return comb_trace(inputs, x.ravel(), keep_dead_inputs=True)
+    return x
 
 
 def cast(v: FixedVariable, frac_in: int, fmt: FixedFormat, relu: bool = False) -> FixedVariable:

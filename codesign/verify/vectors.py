@@ -6,6 +6,9 @@
   threshold and one score LSB either side, so a comparator off by one LSB (or `>` written `>=`) shows.
   Found by sweeping one feature of random events over its raw range, then every raw value between
   the two sweep points that bracket the target.
+* `raw_edge_vectors`: raw trigger inputs for the whole-chain checks (uniform, extremes, saturating
+  values, rounding ties, and the two kinds above); `trigger_counts`: the emulator's trigger outputs
+  keyed like the trigger RTL's output groups.
 """
 
 from __future__ import annotations
@@ -68,6 +71,38 @@ def threshold_vectors(chain, rng: np.random.Generator, offsets=(-1, 0, 1)) -> np
                 kept = targets[target]
                 kept.extend(np.unique(fine[fine_scores == target], axis=0)[: PER_TARGET - len(kept)])
     return np.array([v for kept in targets.values() for v in kept], dtype=np.int64).reshape(-1, n_in)
+
+
+def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Raw hardware inputs: uniform over the raw range, zeros, extremes, per-feature sensitivity vectors
+    around the offsets, scores exactly on each comparator threshold and one LSB either side, and per
+    feature values around its offset whose shifted image spans twice the network input range (through
+    saturation, with random bits below the right shift's LSB), every other one landing exactly on a
+    rounding tie of the cast where the shift allows one.  Clipped to the raw range."""
+    scaling, net_fmt = chain.scaling, chain.graph.input_format
+    raw_fmt, shifts = scaling.raw_format, scaling.shifts
+    n_in = chain.graph.input_shape[-1]
+    counts = [rng.integers(raw_fmt.min_int, raw_fmt.max_int, (n // 2, n_in), endpoint=True)]
+    counts += [np.zeros((1, n_in)), np.full((1, n_in), raw_fmt.max_int), np.full((1, n_in), raw_fmt.min_int)]
+    counts += [scaling.offsets * 2**raw_fmt.frac + sensitivity_counts(raw_fmt, n_in), threshold_vectors(chain, rng)]
+    drop = max(raw_fmt.frac - net_fmt.frac, 0)  # bits the cast removes after the shift
+    span = 2 ** (net_fmt.width + drop)  # the network input range, in raw counts after the shift
+    shifted = rng.integers(-span, span, (n - n // 2, n_in))
+    if drop > 0:
+        shifted[::2] = shifted[::2] // 2**drop * 2**drop + 2 ** (drop - 1)  # half-LSB ties of the cast
+    right, left = np.maximum(shifts, 0), np.maximum(-shifts, 0)
+    below = rng.integers(0, 2**right, shifted.shape)  # bits the right shift drops (floor)
+    difference = np.where(shifts >= 0, shifted * 2.0**right + below, np.floor(shifted * 2.0**-left))
+    counts.append(scaling.offsets * 2.0**raw_fmt.frac + difference)
+    return raw_fmt.to_float(np.clip(np.concatenate(counts), raw_fmt.min_int, raw_fmt.max_int))
+
+
+def trigger_counts(chain, raw_counts: np.ndarray) -> dict[str, np.ndarray]:
+    """The emulator's trigger outputs keyed like the trigger RTL's output groups (network, score, wp_<name>)."""
+    counts = chain.emulate_counts(raw_counts)
+    n = len(raw_counts)
+    return {"network": counts["network"].reshape(n, -1), "score": np.asarray(counts["score"]).reshape(n, 1),
+            **{f"wp_{name}": counts[name].reshape(n, 1) for name in chain.thresholds}}
 
 
 def _random_event(chain, rng: np.random.Generator, n_in: int) -> np.ndarray:

@@ -28,10 +28,14 @@ from codesign.errors import CodesignError, one_line
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
+from codesign.fixed.trigger import TriggerChain
 from codesign.verify.runner import SIMULATORS, rtl_sources, simulate
+from codesign.verify.vectors import raw_edge_vectors, trigger_counts
 
 N_SAVED = 100
 MISMATCH_NPZ, MISMATCH_HEX, GOLDEN_HEX = "verify_mismatches.npz", "verify_mismatches.hex", "verify_vectors.hex"
+#: A synth project's trigger chain around graph.json (written by `codesign.synth`).
+TRIGGER_FILE = "trigger.json"
 
 
 @dataclass
@@ -40,13 +44,46 @@ class Design:
 
     name: str
     graph: Graph
+    chain: TriggerChain | None  # set when the RTL is the whole trigger (raw inputs -> network, score, bits)
     module: str
     sources: list[Path]
     latency_cycles: int  # from the report (or write_rtl), to be confirmed in simulation
     ii: int
-    input_fields: tuple
-    output_fields: tuple
+    input_groups: tuple
+    output_groups: tuple
     folder: Path  # where verify.json goes
+
+    @property
+    def input_fields(self) -> tuple:
+        return tuple(f for g in self.input_groups for f in g.fields)
+
+    @property
+    def output_fields(self) -> tuple:
+        return tuple(f for g in self.output_groups for f in g.fields)
+
+    @property
+    def input_format(self) -> FixedFormat:
+        return self.input_groups[0].format
+
+    def vectors(self, target: str | Path, n: int, seed: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Input counts (flat) and the emulator's expected counts per output group: edge cases, random
+        vectors and, for zoo models, generated events.  A trigger gets raw hardware-unit inputs
+        (saturating values, rounding ties, scores on each threshold and one LSB either side)."""
+        from codesign.hls.compare import edge_case_vectors
+
+        rng = np.random.default_rng(seed)
+        if self.chain is not None:
+            counts = self.input_format.quantize(raw_edge_vectors(self.chain, n, rng)).astype(np.int64)
+        else:
+            x = edge_case_vectors(self.graph, n, rng)
+            counts = self.input_format.quantize(x).astype(np.int64).reshape(len(x), -1)
+        real = real_event_counts(target, raw=self.chain is not None)
+        if real is not None and real.shape[1] == counts.shape[1]:
+            counts = np.concatenate([counts, real])
+        if self.chain is not None:
+            return counts, trigger_counts(self.chain, counts)
+        out = emulate_ints(self.graph, counts.reshape(len(counts), *self.graph.input_shape))
+        return counts, {"network": out.reshape(len(counts), -1)}
 
 
 def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilator", project: Path | None = None,
@@ -57,7 +94,6 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     `project`: where `verify.json` (and mismatch files) go; default the project or cached RTL folder.
     `golden`: also write every vector, once it passed, as `verify_vectors.hex` (the mismatch file's format).
     """
-    from codesign.hls.compare import edge_case_vectors
     from codesign.rtl.generate import pack_fields, unpack_fields
 
     if vectors < 1:
@@ -70,14 +106,9 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
         check_output(project, folder=True, inputs=(target,))
     design = load_design(target, clock_mhz)
     out_dir = Path(project) if project is not None else design.folder
-    graph = design.graph
-    x = edge_case_vectors(graph, vectors, np.random.default_rng(seed))
-    x_counts = graph.input_format.quantize(x).astype(np.int64).reshape(len(x), -1)
-    real = real_event_counts(target)
-    if real is not None and real.shape[1] == x_counts.shape[1]:
-        x_counts = np.concatenate([x_counts, real])
+    x_counts, want_groups = design.vectors(target, vectors, seed)
     n = len(x_counts)
-    want = emulate_ints(graph, x_counts.reshape(len(x_counts), *graph.input_shape)).reshape(len(x_counts), -1)
+    want = np.column_stack([np.asarray(want_groups[g.name]).reshape(n, -1) for g in design.output_groups]).astype(np.int64)
     in_words, want_words = pack_fields(design.input_fields, x_counts), pack_fields(design.output_fields, want)
     background, marker = _marker(want_words)
     stimulus = {
@@ -96,8 +127,10 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     got = unpack_fields(design.output_fields, [g or 0 for g in got_words])
     differ = np.flatnonzero(unknown | (got != want).any(axis=1) | np.isin(np.arange(n), res["mismatches"]))
     observed = res["observed_latency"]
+    bad_groups = _differing_groups(design, want, got, differ)
     report = {
-        "model": design.name, "module": design.module, "vectors": n, "mismatches": int(len(differ)),
+        "model": design.name, "module": design.module, "covers": "trigger" if design.chain is not None else "network",
+        "vectors": n, "mismatches": int(len(differ)), "mismatches_by_output": bad_groups,
         "first_mismatches": differ[:10].tolist(), "simulator": run.simulator, "simulator_version": run.simulator_version,
         "latency_cycles_observed": observed, "latency_cycles_report": design.latency_cycles, "ii": design.ii,
         "build_s": run.build_s, "cached_build": run.cached_build, "run_s": run.run_s, "sim_loop_s": res["loop_s"],
@@ -106,7 +139,7 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     ok = not len(differ) and observed == design.latency_cycles
     with _writing(out_dir, replace=project is not None) as folder:
         if len(differ):
-            _save_mismatches(folder, differ[:N_SAVED], graph, x_counts, in_words, want, want_words, got, got_words)
+            _save_mismatches(folder, differ[:N_SAVED], design, x_counts, in_words, want, want_words, got, got_words)
             report["saved"] = {"npz": str(out_dir / MISMATCH_NPZ), "hex": str(out_dir / MISMATCH_HEX)}
         elif ok and golden:
             _write_hex(folder / GOLDEN_HEX, range(n), in_words, want_words, got_words)
@@ -117,8 +150,9 @@ def verify(target: str | Path, vectors: int = 10_000, simulator: str = "verilato
     if not ok:  # the run folder stays: stimulus, results and the simulator's log
         saved = f"first mismatching vectors in {report['saved']['hex']}; " if len(differ) else ""
         seen = "never seen" if observed is None else f"{observed} cycles"
+        where = f" (outputs: {', '.join(f'{k} {v}' for k, v in bad_groups.items())})" if bad_groups else ""
         raise CodesignError(
-            f"RTL simulation of {design.name} does not match: {len(differ)} of {n} vectors differ, latency "
+            f"RTL simulation of {design.name} does not match: {len(differ)} of {n} vectors differ{where}, latency "
             f"{seen} vs report {design.latency_cycles} cycles; {saved}see {report['path']} and {run.log}")
     shutil.rmtree(run_dir, ignore_errors=True)
     return report
@@ -138,7 +172,8 @@ def _writing(out_dir: Path, replace: bool) -> Iterator[Path]:
 
 
 def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
-    """A synth project's RTL (folder with report.json, graph.json, rtl/), or RTL written for a model (cached)."""
+    """A synth project's RTL (folder with report.json, graph.json, rtl/), or RTL written for a model (cached):
+    the whole trigger for a zoo model, the network for a model file."""
     path = Path(target)
     if path.is_dir() and (path / "report.json").is_file():
         for need in ("graph.json", "rtl/model/pipeline.json", "rtl/src"):
@@ -147,33 +182,43 @@ def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
         try:
             report = json.loads((path / "report.json").read_text())
             graph = graph_from_json((path / "graph.json").read_text())
-            return _design(graph, path / "rtl", int(report["latency_cycles"]), int(report["ii"]), path)
+            chain = None
+            if (path / TRIGGER_FILE).is_file():
+                chain = TriggerChain.from_dict(json.loads((path / TRIGGER_FILE).read_text()), graph)
+            return _design(graph, chain, path / "rtl", int(report["latency_cycles"]), int(report["ii"]), path)
         except (ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError) as err:
-            raise CodesignError(f"{path} holds a damaged report.json, graph.json or rtl/ ({one_line(err)}); "
-                                "rerun `codesign synth`") from None
+            raise CodesignError(f"{path} holds a damaged report.json, graph.json, {TRIGGER_FILE} or rtl/ "
+                                f"({one_line(err)}); rerun `codesign synth`") from None
     if path.is_dir():
         raise CodesignError(f"{path} is neither a synth project (no report.json) nor a model file")
     from codesign.zoo.loading import load_model
 
-    graph = load_model(target).graph
-    folder = cache_dir("verify") / f"{graph.name}-{cache_key({'graph': graph.to_json(), 'clock_mhz': clock_mhz})}"
+    model = load_model(target)
+    graph, chain = model.graph, model.chain
+    key = {"graph": graph.to_json(), "clock_mhz": clock_mhz, "trigger": chain.to_dict() if chain else None}
+    folder = cache_dir("verify") / f"{graph.name}-{cache_key(key)}"
     if not (folder / "rtl.json").is_file():  # written last: rtl/ (atomic) is complete when it exists
-        from codesign.rtl import write_rtl
+        from codesign.rtl import write_rtl, write_trigger_rtl
 
         folder.mkdir(parents=True, exist_ok=True)
-        rtl = write_rtl(graph, folder / "rtl", clock_mhz=clock_mhz)
+        if chain is None:
+            rtl = write_rtl(graph, folder / "rtl", clock_mhz=clock_mhz)
+        else:
+            rtl = write_trigger_rtl(chain, folder / "rtl", clock_mhz=clock_mhz)
         with atomic_path(folder / "rtl.json") as tmp:
             tmp.write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
     meta = json.loads((folder / "rtl.json").read_text())
-    return _design(graph, folder / "rtl", meta["latency_cycles"], meta["ii"], folder)
+    return _design(graph, chain, folder / "rtl", meta["latency_cycles"], meta["ii"], folder)
 
 
-REAL_EVENTS = {"minbias": 500, "zprime_ll": 250, "hidden_valley": 250}
+REAL_EVENTS = {"zerobias": 500, "zprime_ee": 125, "zprime_mumu": 125, "hidden_valley": 250}
+REAL_EVENTS_POOL = 2000  # pileup interactions per pool tier: plenty for these events, generated in seconds
 
 
-def real_event_counts(target: str | Path) -> np.ndarray | None:
-    """For a zoo model, generated events (background and signals, from the sample cache) as network
-    input counts, scaled exactly as the firmware scales them; None for other targets."""
+def real_event_counts(target: str | Path, raw: bool = False) -> np.ndarray | None:
+    """For a zoo model, generated events (background and signals, from the sample cache) as counts: of the
+    raw hardware format when `raw`, else network input counts scaled exactly as the firmware scales them;
+    None for other targets."""
     import tempfile
 
     from codesign.data import GenerationRequest, generate, read_view
@@ -185,21 +230,36 @@ def real_event_counts(target: str | Path) -> np.ndarray | None:
     model = load_model(target)
     scaling, view = model.chain.scaling, model.card.data["inputs"]["view"]
     with tempfile.TemporaryDirectory() as tmp:
-        raw = [read_view(generate(GenerationRequest(p, n, seed=7), Path(tmp) / f"{p}.root", progress=False)[0], view)
-               for p, n in REAL_EVENTS.items()]
-    counts = scaling.apply(scaling.raw_format.quantize(np.concatenate(raw)), model.graph.input_format)
+        requests = [GenerationRequest(p, n, seed=7, pool_events=REAL_EVENTS_POOL, pf=False) for p, n in REAL_EVENTS.items()]
+        events = [read_view(generate(r, Path(tmp) / f"{r.process}.root", progress=False)[0], view) for r in requests]
+    counts = scaling.raw_format.quantize(np.concatenate(events))
+    if not raw:
+        counts = scaling.apply(counts, model.graph.input_format)
     return counts.astype(np.int64)
 
 
-def _design(graph: Graph, rtl_dir: Path, latency: int, ii: int, folder: Path) -> Design:
+def _design(graph: Graph, chain: TriggerChain | None, rtl_dir: Path, latency: int, ii: int, folder: Path) -> Design:
     from da4ml.cmvm.types import Pipeline
 
-    from codesign.rtl.generate import port_fields, module_name
+    from codesign.rtl.generate import module_name, network_groups, port_groups, trigger_groups
 
     pipeline = Pipeline.load(rtl_dir / "model" / "pipeline.json")
-    module = module_name(graph.name)
-    return Design(graph.name, graph, module, rtl_sources(rtl_dir / "src"), int(latency), int(ii),
-                  port_fields(pipeline.inp_qint, graph.input_format), port_fields(pipeline.out_qint, graph.output_format), folder)
+    inputs, outputs = trigger_groups(chain) if chain is not None else network_groups(graph)
+    return Design(graph.name, graph, chain, module_name(graph.name), rtl_sources(rtl_dir / "src"), int(latency),
+                  int(ii), port_groups("model_inp", pipeline.inp_qint, inputs),
+                  port_groups("model_out", pipeline.out_qint, outputs), folder)
+
+
+def _differing_groups(design: Design, want: np.ndarray, got: np.ndarray, rows: np.ndarray) -> dict[str, int]:
+    """Per output group (network, score, wp_<name>), how many of the differing vectors differ in it."""
+    result, start = {}, 0
+    for g in design.output_groups:
+        stop = start + len(g.fields)
+        count = int((want[rows, start:stop] != got[rows, start:stop]).any(axis=1).sum()) if len(rows) else 0
+        if count:
+            result[g.name] = count
+        start = stop
+    return result
 
 
 def graph_from_json(text: str) -> Graph:
@@ -226,12 +286,12 @@ def _marker(want_words: list[int]) -> tuple[int, int]:
     raise CodesignError("every vector gives the same output: the latency cannot be measured (is the model constant?)")
 
 
-def _save_mismatches(out_dir: Path, idx: np.ndarray, graph: Graph, x_counts, in_words, want, want_words, got,
+def _save_mismatches(out_dir: Path, idx: np.ndarray, design: Design, x_counts, in_words, want, want_words, got,
                      got_words) -> None:
     """The first mismatching vectors: .npz (inputs and outputs as counts) and a hex file of port words."""
     with atomic_path(out_dir / MISMATCH_NPZ) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, index=idx, inputs=graph.input_format.to_float(x_counts[idx]), input_counts=x_counts[idx], expected_counts=want[idx], rtl_counts=got[idx])
+            np.savez(f, index=idx, inputs=design.input_format.to_float(x_counts[idx]), input_counts=x_counts[idx], expected_counts=want[idx], rtl_counts=got[idx])
     _write_hex(out_dir / MISMATCH_HEX, idx, in_words, want_words, got_words)
 
 

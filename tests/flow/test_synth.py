@@ -47,6 +47,38 @@ def test_report_schema_and_checks(small_project):
     assert (out / MARKER).is_file() and "lint" in on_disk["timings_s"]
     assert f"OutputDir: {out.absolute() / 'hls'}\n" in (out / "hls" / "hls4ml_config.yml").read_text()
     assert (out / "rtl" / "src" / "m_small.v").is_file()  # `small` is a Verilog keyword
+    assert on_disk["rtl"]["covers"] == "network" and on_disk["rtl"]["top_module"] == "m_small"
+    check_report_ports(out, on_disk)
+
+
+def check_report_ports(out: Path, report: dict) -> None:
+    """report.md names the top module and every port group with the bit ranges of the generated Verilog;
+    every figure line says where it comes from; no line is printed twice."""
+    from tests.rtl.test_trigger_rtl import check_port_map, port_widths
+
+    rtl = report["rtl"]
+    top = out / rtl["top_file"]
+    check_port_map(rtl["port_map"], top)
+    md = (out / "report.md").read_text()
+    widths = port_widths(top)
+    assert f"Top module `{rtl['top_module']}`" in md
+    assert f"`model_inp[{widths['model_inp'] - 1}:0]`" in md and f"`model_out[{widths['model_out'] - 1}:0]`" in md
+    for g in rtl["port_map"]:
+        assert f"| `{g['port']}[{g['msb']}:{g['lsb']}]` | {g['name']} | {g['elements']} | {g['format']} |" in md
+    assert "Yosys word-level estimate" in md and f"yosys {report['tools']['yosys']}" in md
+    assert "codesign delay model" in md and "adder levels" in md
+    assert "| BRAM | 0 |" in md
+    lines = [line for line in md.splitlines() if line.strip()]
+    assert len(lines) == len(set(lines)), [line for line in lines if lines.count(line) > 1]
+
+
+def test_too_fast_clock_warns_in_report_and_console(small_h5, tmp_path):
+    messages: list[str] = []
+    report = synthesize(small_h5, part="xcvu9p", clock_mhz=1000.0, output=tmp_path / "fast", vectors=200,
+                        progress=messages.append)
+    assert report["timing"]["warning"] and report["timing"]["worst_margin"] < 0.2
+    assert any(m.startswith("warning: timing:") for m in messages)
+    assert "**WARNING**: timing:" in (tmp_path / "fast" / "report.md").read_text()
 
 
 def test_two_runs_are_identical(small_project, small_h5, tmp_path, monkeypatch):
@@ -124,7 +156,15 @@ def test_default_axol1tl(tmp_path, monkeypatch):
     report = synthesize("axol1tl", part="xcvu9p", output=tmp_path / "axo", progress=lambda _: None)
     assert report["bit_exact"]["mismatches"] == 0
     assert "trigger_emulator_vs_trigger_csim" in report["bit_exact"]["paths"]
-    assert report["latency_cycles"] == 1 and report["resources"]["dsp"]["value"] == 0
+    # the whole trigger in one design: two 25 ns stages (the network alone fits one), no DSP
+    assert report["latency_cycles"] == 2 and report["resources"]["dsp"]["value"] == 0
+    assert report["timing"]["warning"] is None and report["rtl"]["covers"] == "trigger"
+    assert report["bit_exact"]["paths"]["trigger_emulator_vs_rtl_interpreter"]["bit_exact"]
+    check_report_ports(tmp_path / "axo", report)
+    md = (tmp_path / "axo" / "report.md").read_text()
+    assert [w["name"] for w in report["working_points"]] == ["Loose", "Medium", "Tight"]
+    for w in report["working_points"]:
+        assert f"| {w['name']} | {w['threshold_lsb']} |" in md
     assert report["metrics"]["signals"]["zprime_ll"]["auc_firmware"] > 0.9
     library, = (tmp_path / "axo" / "hls").glob("lib*_trigger.so")
     assert b".partial-" not in library.read_bytes()  # no temporary build path inside

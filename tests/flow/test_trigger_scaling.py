@@ -11,7 +11,7 @@ from codesign.fixed.scaling import saturated_fraction
 from codesign.fixed.trigger import MAX_SHIFT, InputScaling, TriggerChain
 from codesign.hls import compare, write_project
 from codesign.hls.trigger import compile_trigger, write_trigger
-from codesign.synth import raw_edge_vectors
+from codesign.verify.vectors import raw_edge_vectors
 from codesign.zoo.loading import load_model
 
 

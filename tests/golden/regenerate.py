@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from codesign.data import GenerationRequest, generate, read_view
-from codesign.synth import raw_edge_vectors
+from codesign.verify.vectors import raw_edge_vectors
 from codesign.zoo import zoo_names
 from codesign.zoo.loading import load_model
 

@@ -14,7 +14,7 @@ from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.trigger import MAX_SHIFT, InputScaling, Score, TriggerChain
 from codesign.hls import compare, write_project
 from codesign.hls.trigger import compile_trigger, write_trigger
-from codesign.synth import raw_edge_vectors
+from codesign.verify.vectors import raw_edge_vectors
 from tests.hls.test_hls import PART, Spec, _model
 
 RAW = FixedFormat(18, 13, True)

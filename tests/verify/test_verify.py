@@ -246,3 +246,35 @@ def test_wide_high_clock_pipeline_simulates_bit_exact(tmp_path: Path):
     wide_mlp((16, 16, 8), weight_bits=12).save(h5, save_format="h5")
     report = verify(h5, vectors=1000, clock_mhz=400.0, project=tmp_path / "out", progress=lambda s: None)
     assert report["mismatches"] == 0 and report["latency_cycles_observed"] >= 4
+
+
+def _trigger_project(folder: Path, chain, rtl_chain) -> Path:
+    """A synth-like project around `chain` whose RTL is generated from `rtl_chain` (a fault when they differ)."""
+    from codesign.rtl import write_trigger_rtl
+    from codesign.verify.verify import TRIGGER_FILE
+
+    folder.mkdir()
+    rtl = write_trigger_rtl(rtl_chain, folder / "rtl", clock_mhz=40.0)
+    (folder / "graph.json").write_text(chain.graph.to_json())
+    (folder / TRIGGER_FILE).write_text(json.dumps(chain.to_dict()))
+    (folder / "report.json").write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
+    return folder
+
+
+@pytest.mark.slow
+def test_whole_trigger_simulates_bit_exact_and_a_comparator_fault_is_caught(tmp_path: Path):
+    """Raw hardware-unit inputs through the simulated trigger RTL: network outputs, score and every working-point
+    bit equal the emulator.  RTL whose Medium comparator is one score LSB off (`>=` for `>`) fails, naming it."""
+    import dataclasses
+
+    from tests.rtl.test_trigger_rtl import small_chain
+
+    chain = small_chain()
+    good = verify(_trigger_project(tmp_path / "good", chain, chain), vectors=500, progress=lambda s: None)
+    assert good["mismatches"] == 0 and good["covers"] == "trigger"
+    assert good["latency_cycles_observed"] == good["latency_cycles_report"]
+    faulty = dataclasses.replace(chain, thresholds={**chain.thresholds, "Medium": chain.thresholds["Medium"] - 1})
+    with pytest.raises(CodesignError, match=r"outputs: wp_Medium \d+\)"):
+        verify(_trigger_project(tmp_path / "faulty", chain, faulty), vectors=500, progress=lambda s: None)
+    report = json.loads((tmp_path / "faulty" / "verify.json").read_text())
+    assert set(report["mismatches_by_output"]) == {"wp_Medium"}

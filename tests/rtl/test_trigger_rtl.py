@@ -1,0 +1,105 @@
+"""The whole trigger as one da4ml design: raw hardware inputs in; network outputs, score and working-point bits
+out, equal bit for bit to `TriggerChain.emulate_counts` (exact interpreter here; Verilator in tests/verify)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codesign.fixed import Dense, FixedFormat, Graph, Quantize
+from codesign.fixed.trigger import InputScaling, Score, TriggerChain
+from codesign.rtl import write_trigger_rtl
+from codesign.rtl.trigger import trace_trigger
+from codesign.verify.vectors import raw_edge_vectors, trigger_counts
+
+
+def small_chain(seed: int = 0, n_in: int = 6, n_out: int = 3, thresholds=(40, 90, 300)) -> TriggerChain:
+    """A two-layer network behind offsets and shifts of every kind (negative offsets, right, zero and left
+    shifts), a saturating RND_CONV input cast, and a sum-of-squares score with three working points."""
+    rng = np.random.default_rng(seed)
+    fin, wfmt = FixedFormat(8, 5, True, "RND_CONV", "SAT"), FixedFormat(6, 1, True)
+
+    def dense(name: str, n: int, m: int) -> Dense:
+        return Dense(name, rng.integers(-32, 32, (n, m)), wfmt, rng.integers(-32, 32, m), wfmt)
+
+    graph = Graph(f"trig{seed}", (n_in,), fin, [
+        Quantize("q_in", fin), dense("d0", n_in, 8), Quantize("a0", FixedFormat(7, 3, False, "RND_CONV", "SAT"), True),
+        dense("d1", 8, n_out), Quantize("q_out", FixedFormat(9, 5, True, "RND_CONV", "SAT")),
+    ])
+    offsets = np.array([0, 12, -7, 3, 0, 100][:n_in], np.int64)
+    shifts = np.array([0, 2, -2, 5, 1, -1][:n_in], np.int64)
+    scaling = InputScaling(FixedFormat(14, 11, True), offsets, shifts)
+    score = Score(FixedFormat(10, 7, False, "TRN", "SAT"))
+    return TriggerChain(scaling, graph, score, dict(zip(("Loose", "Medium", "Tight"), thresholds)))
+
+
+@pytest.fixture(scope="module")
+def chain() -> TriggerChain:
+    return small_chain()
+
+
+def test_trace_equals_emulator_on_raw_edge_vectors(chain, tmp_path):
+    """Saturating inputs, rounding ties, scores on each threshold and +-1 LSB, random raw words: all equal,
+    pipelined for a fast clock (several stages) as for a slow one."""
+    raw = raw_edge_vectors(chain, 4000, np.random.default_rng(1))
+    counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)
+    want = trigger_counts(chain, counts)
+    scores = want["score"].ravel()
+    for t in chain.thresholds.values():
+        assert {t - 1, t, t + 1} <= set(scores.tolist())  # the comparator boundaries are exercised
+    assert scores.max() == chain.score.format.max_int  # the score saturates on some vectors
+    for mhz in (40.0, 600.0):
+        rtl = write_trigger_rtl(chain, tmp_path / f"mhz{mhz:g}", clock_mhz=mhz)
+        got = rtl.predict_counts(counts)
+        assert list(got) == ["network", "score", "wp_Loose", "wp_Medium", "wp_Tight"]
+        for name, values in want.items():
+            np.testing.assert_array_equal(got[name], values, err_msg=f"{name} at {mhz} MHz")
+    assert rtl.latency_cycles > 1 and rtl.covers == "trigger"
+
+
+def test_no_wide_multiplier(chain):
+    """Squares are shift-and-add: every product has a one-bit operand (no DSP)."""
+    comb = trace_trigger(chain)
+    products = [op for op in comb.ops if op.opcode == 7]
+    assert products
+    for op in products:
+        widths = [sum(_kif(comb.ops[k])) for k in (op.id0, op.id1)]
+        assert min(widths) == 1, widths
+
+
+def _kif(op):
+    from da4ml.cmvm.types import _minimal_kif
+
+    k, i, f = _minimal_kif(op.qint)
+    return int(k), int(i), int(f)
+
+
+def port_widths(top: Path) -> dict[str, int]:
+    """Port name -> width, parsed from a da4ml top module's Verilog."""
+    text = top.read_text()
+    return {name: int(msb) + 1 for msb, name in re.findall(r"(?:input|output)\s+(?:reg\s+)?\[(\d+):0\]\s+(\w+)", text)}
+
+
+def check_port_map(port_map: list[dict], top: Path) -> None:
+    """Groups tile each port from bit 0 to its top bit, element by element, as the Verilog declares it."""
+    widths = port_widths(top)
+    for port in ("model_inp", "model_out"):
+        groups = [g for g in port_map if g["port"] == port]
+        assert groups and groups[0]["lsb"] == 0
+        for before, after in zip(groups, groups[1:]):
+            assert after["lsb"] == before["msb"] + 1
+        assert groups[-1]["msb"] == widths[port] - 1
+        for g in groups:
+            offsets = [o for o, w, _, _ in g["element_bits"]]
+            assert offsets[0] == g["lsb"] and sum(w for _, w, _, _ in g["element_bits"]) == g["msb"] - g["lsb"] + 1
+
+
+def test_port_map_matches_the_verilog(chain, tmp_path):
+    rtl = write_trigger_rtl(chain, tmp_path / "rtl", clock_mhz=40.0)
+    check_port_map(rtl.port_map(), rtl.top_file)
+    names = [g["name"] for g in rtl.port_map()]
+    assert names == ["raw_inputs", "network", "score", "wp_Loose", "wp_Medium", "wp_Tight"]
+    assert [g["msb"] - g["lsb"] + 1 for g in rtl.port_map()[-3:]] == [1, 1, 1]
