@@ -30,12 +30,13 @@ def bundle(small_h5, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def built(bundle, tmp_path_factory) -> Path:
-    """A copy of the bundle in an empty folder, `make check` run there with only g++ and make on PATH."""
+    """A copy of the bundle in an empty folder, `make check` run there with only g++ (and the assembler and
+    linker it calls) and make on PATH."""
     copy = tmp_path_factory.mktemp("elsewhere") / "b"
     shutil.copytree(bundle, copy)
     tools = copy.parent / "bin"
     tools.mkdir()
-    for name in ("g++", "make"):
+    for name in ("g++", "as", "ld", "make"):
         (tools / name).symlink_to(shutil.which(name))
     run = subprocess.run(["make", "check"], cwd=copy, capture_output=True, text=True, env={"PATH": str(tools)})
     assert run.returncode == 0, run.stderr[-2000:]
