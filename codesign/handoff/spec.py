@@ -74,8 +74,9 @@ def interface_markdown(model: LoadedModel, report: dict, project: str, top: str,
         "",
         "## RTL top module",
         f"`{module}` in `rtl/src/{module}.v`: ports `clk` (rising edge), `model_inp[{sum(f.width for f in in_fields) - 1}:0]`, "
-        f"`model_out[{sum(f.width for f in out_fields) - 1}:0]`. The network input is the scaled input "
-        f"(`{graph.input_format.hls()}` per element), the output the network output "
+        f"`model_out[{sum(f.width for f in out_fields) - 1}:0]`. `model_inp` carries the network input "
+        f"(`{graph.input_format.hls()}` per element{', after the input scaling' if chain is not None else ''}), "
+        "`model_out` the network output "
         f"(`{graph.output_format.hls()}`). Each element sits in the flat word at `offset` with `width` bits "
         "(da4ml drops bits that are constant): element value = (bits, signed or not) << `shift` LSBs of the "
         "element format; a width of 0 is the constant 0.",
