@@ -107,7 +107,7 @@ def _write_bundle(model, report: dict, tmp: Path, library: str, n_random: int, r
     (tmp / "vivado" / "synth_ooc.tcl").write_text(_vivado_tcl(module, report))
     fields = rtl_fields(tmp, model)
     (tmp / "INTERFACE.md").write_text(
-        interface_markdown(model, report, project, top, module, inputs, outputs, fields, library, len(x)))
+        interface_markdown(model, report, top, module, inputs, outputs, fields, library, len(x)))
     return len(x)
 
 

@@ -40,7 +40,7 @@ def _port_rows(ports: list[Port], direction: str, first_word: int = 0) -> list[s
     return rows
 
 
-def interface_markdown(model: LoadedModel, report: dict, project: str, top: str, module: str,
+def interface_markdown(model: LoadedModel, report: dict, top: str, module: str,
                        inputs: list[Port], outputs: list[Port], fields, library: str, n_vectors: int) -> str:
     """The interface specification of a bundle (Markdown)."""
     graph, chain = model.graph, model.chain

@@ -4,7 +4,6 @@ emulator loaded through the loader, two models in one process."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import tarfile
