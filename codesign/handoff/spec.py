@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.handoff.vectors import Port
+from codesign.handoff.vectors import BIT, Port
 from codesign.zoo.loading import LoadedModel
 
 
@@ -34,7 +34,8 @@ def _format_row(name: str, fmt) -> str:
 def _port_rows(ports: list[Port], direction: str, first_word: int = 0) -> list[str]:
     rows, word = [], first_word
     for port in ports:
-        rows.append(f"| {port.name} | {direction} | {port.size} | `{port.format.hls()}` | {port.format.width} | "
+        kind = "bool" if port.format == BIT else port.format.hls()
+        rows.append(f"| {port.name} | {direction} | {port.size} | `{kind}` | {port.format.width} | "
                     f"words {word}..{word + port.size - 1} |")
         word += port.size
     return rows
