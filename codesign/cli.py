@@ -71,6 +71,7 @@ def _synth(args: argparse.Namespace) -> None:
 
     report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
                         reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate,
+                        vendor=args.vendor,
                         progress=lambda line: print(line, flush=True))  # progress shows up in logs and pipes too
     res, util = report["resources"], report["utilization_pct"]
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
@@ -178,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--vectors", type=options.vectors, default=10_000, help="bit-exactness vectors (default %(default)s)")
     synth.add_argument("--estimate", choices=("fast", "full"), default="fast",
                        help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
+    synth.add_argument("--vendor", action="store_true",
+                       help="also Vitis HLS C-synthesis (vitis_hls/vivado_hls on PATH) and Vivado OOC synthesis if present")
     synth.add_argument("-o", "--output", type=Path,
                        help=f"project folder (default: ${PROJECTS_ENV}/<model>_<part>, else ./vivado_projects/<model>_<part>)")
     synth.set_defaults(run=_synth)
@@ -198,10 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     rates.set_defaults(run=_rates)
 
     from codesign.dqm.cli import add_parser as add_dqm_parser
+    from codesign.handoff.cli import add_parser as add_handoff_parser
     from codesign.verify.cli import add_parser as add_verify_parser
 
     add_verify_parser(verbs)
     add_dqm_parser(verbs)
+    add_handoff_parser(verbs)
 
     return parser
 

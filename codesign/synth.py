@@ -71,12 +71,16 @@ def default_output(model_name: str, part: str) -> Path:
 def synthesize(
     target: str, part: str = "xcvu9p", clock_mhz: float = 40.0, output: Path | None = None,
     reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, estimate: str = "fast",
-    progress=print,
+    progress=print, vendor: bool = False,
 ) -> dict:
-    """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report."""
+    """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report.
+    `vendor`: also Vitis HLS C-synthesis (and Vivado out-of-context synthesis when on PATH), `report["vendor"]`."""
     from codesign.estimate import get_part
+    from codesign.estimate.vendor import find_hls_tool
 
     fpga = get_part(part)  # an unknown part fails before any work
+    if vendor:
+        find_hls_tool()  # a missing tool fails before any work
     if vectors < 1:
         raise CodesignError(f"--vectors must be positive, got {vectors}")
     if output is not None:
@@ -93,6 +97,8 @@ def synthesize(
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
         report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
+        if vendor:
+            report["vendor"] = _vendor(tmp, model.graph.name, fpga, clock_mhz, timings, progress)
         _retarget(tmp, output)
         (tmp / "report.json").write_text(json.dumps(report, indent=1, sort_keys=True))
         (tmp / "report.md").write_text(_markdown(report))
@@ -184,6 +190,21 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     if timing["warning"]:
         progress(f"warning: {timing['warning']}")
     return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
+
+
+def _vendor(tmp: Path, graph_name: str, fpga, clock_mhz: float, timings: Timings, progress) -> dict:
+    """The vendor tools' own figures, beside (never instead of) the estimates."""
+    from codesign.estimate.vendor import run_csynth, run_vivado_ooc
+    from codesign.rtl.generate import module_name
+
+    with timings.stage("vendor_hls"):
+        progress("vendor: HLS C-synthesis")
+        result = {"hls": run_csynth(tmp / "hls")}
+    with timings.stage("vendor_vivado"):
+        vivado = run_vivado_ooc(tmp / "rtl", module_name(graph_name), fpga.full_part, clock_mhz)
+    if vivado is not None:
+        result["vivado_rtl"] = vivado
+    return result
 
 
 def _write_trigger(model: LoadedModel, hls) -> None:
