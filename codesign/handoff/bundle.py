@@ -100,7 +100,7 @@ def _write_bundle(model, report: dict, tmp: Path, library: str, n_random: int, r
     (tmp / "tb" / "codesign_words.h").write_text(WORDS_H)
     firmware = tmp / "hls" / "firmware"
     cmssw.write_emulator(tmp / "cmssw", library, firmware, sources, top, inputs, outputs, trigger, WORDS_H)
-    module = _rtl_module(tmp / "rtl")
+    module = report["rtl"]["top_module"]
     (tmp / "Makefile").write_text(_makefile(sources))
     (tmp / "vitis_hls.tcl").write_text(_vitis_tcl(top, sources, report))
     (tmp / "vivado").mkdir()
@@ -109,15 +109,6 @@ def _write_bundle(model, report: dict, tmp: Path, library: str, n_random: int, r
     (tmp / "INTERFACE.md").write_text(
         interface_markdown(model, report, top, module, inputs, outputs, fields, library, len(x)))
     return len(x)
-
-
-def _rtl_module(rtl: Path) -> str:
-    """The da4ml top module: the one build script da4ml writes names it."""
-    metadata = rtl / "src"
-    candidates = sorted(p.stem for p in metadata.glob("*.v") if not p.stem.endswith(("_wrapper",)) and "_stage" not in p.stem)
-    if len(candidates) != 1:
-        raise CodesignError(f"cannot tell the RTL top module in {metadata} ({', '.join(candidates)}); rerun codesign synth")
-    return candidates[0]
 
 
 def _makefile(sources: list[str]) -> str:

@@ -15,14 +15,21 @@ from codesign.zoo.loading import LoadedModel
 
 
 def rtl_fields(project: Path, model: LoadedModel):
-    """(input fields, output fields) of the da4ml top's flat ports, from the project's saved pipeline."""
-    from da4ml.cmvm.types import Pipeline
+    """(input fields, output fields) of the da4ml top's flat ports: the whole trigger's (raw inputs; network,
+    score, working-point bits) for a zoo model, the network's otherwise, as `codesign verify` reads them."""
+    from codesign.verify.verify import load_design
 
-    from codesign.rtl.generate import port_fields
+    design = load_design(project)
+    return design.input_fields, design.output_fields
 
-    pipeline = Pipeline.load(project / "rtl" / "model" / "pipeline.json")
-    graph = model.graph
-    return port_fields(pipeline.inp_qint, graph.input_format), port_fields(pipeline.out_qint, graph.output_format)
+
+def _coverage(report: dict, graph) -> str:
+    """What the RTL computes, as synth's report says."""
+    rtl = report.get("rtl", {})
+    if rtl.get("covers") == "trigger":
+        return f"It is {rtl['description']}."
+    return (f"It is the network: `model_inp` carries its input (`{graph.input_format.hls()}` per element), "
+            f"`model_out` its output (`{graph.output_format.hls()}`).")
 
 
 def _format_row(name: str, fmt) -> str:
@@ -75,10 +82,14 @@ def interface_markdown(model: LoadedModel, report: dict, top: str, module: str,
         "",
         "## RTL top module",
         f"`{module}` in `rtl/src/{module}.v`: ports `clk` (rising edge), `model_inp[{sum(f.width for f in in_fields) - 1}:0]`, "
-        f"`model_out[{sum(f.width for f in out_fields) - 1}:0]`. `model_inp` carries the network input "
-        f"(`{graph.input_format.hls()}` per element{', after the input scaling' if chain is not None else ''}), "
-        "`model_out` the network output "
-        f"(`{graph.output_format.hls()}`). Each element sits in the flat word at `offset` with `width` bits "
+        f"`model_out[{sum(f.width for f in out_fields) - 1}:0]`. {_coverage(report, graph)} The port groups:",
+        "",
+        "| group | port | bits | elements | element format |",
+        "|---|---|---|---|---|",
+        *[f"| {g['name']} | {g['port']} | [{g['msb']}:{g['lsb']}] | {g['elements']} | `{g['format']}` |"
+          for g in report.get("rtl", {}).get("port_map", [])],
+        "",
+        "Each element sits in the flat word at `offset` with `width` bits "
         "(da4ml drops bits that are constant): element value = (bits, signed or not) << `shift` LSBs of the "
         "element format; a width of 0 is the constant 0.",
         "",
