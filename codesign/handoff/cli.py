@@ -20,8 +20,10 @@ def add_parser(subparsers) -> None:
                     "C++ testbench (`make check`, g++ only), the CMSSW emulator library, INTERFACE.md and a "
                     "manifest of versions and checksums; also BUNDLE.tar.gz. --check BUNDLE re-verifies the "
                     "checksums and reruns the vectors.",
+        epilog=options.examples("codesign handoff axol1tl --part xcvu9p -o axol1tl_bundle",
+                                "codesign handoff --check axol1tl_bundle"),
     )
-    p.add_argument("model", nargs="?", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
+    p.add_argument("model", nargs="?", metavar="MODEL", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
     p.add_argument("-o", "--output", type=Path, help="new bundle folder (BUNDLE.tar.gz is written beside it)")
     p.add_argument("--check", type=Path, metavar="BUNDLE", help="verify a bundle's checksums and rerun its vectors")
     p.add_argument("--part", default="xcvu9p", help="FPGA part (default %(default)s)")
@@ -34,8 +36,9 @@ def add_parser(subparsers) -> None:
                    "(default %(default)s)")
     p.set_defaults(run=_run)
 
-    e = subparsers.add_parser("export", help="export a QKeras Level-1 model's fixed-point graph as QONNX")
-    e.add_argument("model", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
+    e = subparsers.add_parser("export", help="export a QKeras Level-1 model's fixed-point graph as QONNX",
+                              epilog=options.examples("codesign export axol1tl --format qonnx -o axol1tl.onnx"))
+    e.add_argument("model", metavar="MODEL", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
     e.add_argument("--format", choices=("qonnx",), default="qonnx", help="default %(default)s")
     e.add_argument("-o", "--output", type=Path, required=True, help="output .onnx file")
     e.set_defaults(run=_export)

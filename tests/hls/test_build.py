@@ -31,14 +31,14 @@ def _call(library: Path, x: int) -> int:
 def g_plus_plus_runs(monkeypatch, tmp_path: Path) -> list[list[str]]:
     """Every g++ command the build runs (with an empty cache)."""
     monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
-    runs, real = [], subprocess.run
+    runs, real = [], build.proc.run
 
     def counting(command, *args, **kwargs):
         if command[0] == build.CXX and "--version" not in command:
             runs.append(command)
         return real(command, *args, **kwargs)
 
-    monkeypatch.setattr(build.subprocess, "run", counting)
+    monkeypatch.setattr(build.proc, "run", counting)
     return runs
 
 
