@@ -13,19 +13,19 @@ import numpy as np
 
 from codesign.data import GenerationRequest, generate, read_view
 from codesign.verify.vectors import raw_edge_vectors
+from codesign.verify.verify import REAL_EVENTS_POOL
 from codesign.zoo import zoo_names
 from codesign.zoo.loading import load_model
 
 FOLDER = Path(__file__).parent
 EVENTS_PER_PROCESS = 100
-POOL_EVENTS = 2000  # pileup interactions per pool tier: plenty for 100 crossings, generated in seconds
 
 
 def golden_inputs(model, rng: np.random.Generator, tmp: Path) -> np.ndarray:
     view = model.card.data["inputs"]["view"]
     real = []
     for process in ("zerobias", "zprime_ee", "zprime_mumu", "hidden_valley"):
-        request = GenerationRequest(process, EVENTS_PER_PROCESS, seed=7, pool_events=POOL_EVENTS, pf=False)
+        request = GenerationRequest(process, EVENTS_PER_PROCESS, seed=7, pool_events=REAL_EVENTS_POOL, pf=False)
         path, _ = generate(request, tmp / f"{process}.root", progress=False)
         real.append(read_view(path, view))
     return np.concatenate([*real, raw_edge_vectors(model.chain, 200, rng)]).astype(np.float32)
