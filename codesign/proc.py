@@ -1,9 +1,11 @@
 """Running external tools (g++ through build scripts, Verilator, Yosys) so that none outlives codesign.
 
-A tool runs in its own process group with everything it starts (g++'s cc1plus, Yosys' ABC).  The group
-is killed when the tool's time runs out or the call is interrupted; and a watchdog process, blocked
-reading a pipe only codesign writes to, kills it when codesign dies without a chance to clean up (SIGKILL,
-out-of-memory killer): the pipe then reaches end-of-file.
+A watchdog process is started first, as the leader of a new process group, blocked reading a pipe only
+codesign writes to.  The tool then joins that group, and everything it starts (g++'s cc1plus, Yosys'
+ABC) with it.  The group is killed when the tool's time runs out or the call is interrupted; and when
+codesign dies without a chance to clean up (SIGKILL, out-of-memory killer) the pipe reaches end-of-file
+and the watchdog kills the group.  Because the group exists before the tool, there is no moment in which
+the tool runs unwatched.
 """
 
 from __future__ import annotations
@@ -15,23 +17,25 @@ import subprocess
 import sys
 from pathlib import Path
 
-_WATCHDOG = "import os, sys\nsys.stdin.buffer.read()\ntry:\n    os.killpg({pgid}, 9)\nexcept OSError:\n    pass\n"
+_WATCHDOG = "import os, sys\nsys.stdin.buffer.read()\nos.killpg(0, 9)\n"
 
 
 def run(cmd: list[str], cwd: Path | None = None, timeout_s: float | None = None) -> subprocess.CompletedProcess:
     """`subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)`, with the tool's whole
-    process group killed on a timeout, an interrupt or codesign's death (see the module docstring)."""
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
-    watchdog = subprocess.Popen([sys.executable, "-S", "-I", "-c", _WATCHDOG.format(pgid=proc.pid)],
-                                stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process group killed on a timeout, an interrupt or codesign's death (see the module docstring).
+    The tool's standard input is /dev/null (its group is not the terminal's foreground group)."""
+    watchdog = subprocess.Popen([sys.executable, "-S", "-I", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
     try:
-        stdout, stderr = proc.communicate(timeout=timeout_s)
-    except BaseException:  # timeout or interrupt: nothing of the tool may keep running
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.communicate()
-        raise
+        proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, process_group=watchdog.pid)
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout_s)
+        except BaseException:  # timeout or interrupt: nothing of the tool may keep running
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(watchdog.pid, signal.SIGKILL)
+            proc.communicate()
+            raise
     finally:
         watchdog.kill()  # before closing its pipe: end-of-file would make it fire
         watchdog.communicate()

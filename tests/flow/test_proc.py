@@ -3,6 +3,7 @@ caller is killed with SIGKILL (the watchdog)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -60,3 +61,34 @@ def test_a_killed_caller_leaves_no_tool_running(tmp_path):
     caller.send_signal(signal.SIGKILL)
     caller.wait()
     assert _gone(grandchild), "the tool's child outlived a SIGKILL'd codesign"
+
+
+def _survivors(marker: str, timeout_s: float = 10) -> list[psutil.Process]:
+    end = time.monotonic() + timeout_s
+    while True:
+        left = []
+        for process in psutil.process_iter(["cmdline", "status"]):
+            if marker in " ".join(process.info["cmdline"] or []) and process.info["status"] != psutil.STATUS_ZOMBIE:
+                left.append(process)
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("delay_ms", [0, 2, 5, 10, 20, 40])
+def test_a_caller_killed_while_starting_the_tool_leaves_nothing(tmp_path, delay_ms):
+    """SIGKILL at any moment of `run`, including between starting the watchdog and the tool."""
+    marker = f"codesign-proc-test-{os.getpid()}-{delay_ms}"
+    tool = ["sh", "-c", f'sh -c "sleep 60; : {marker}" & wait']  # both shells carry the marker
+    code = f"from codesign.proc import run\nprint('ready', flush=True)\nrun({tool!r})"
+    caller = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert caller.stdout.readline().strip() == "ready"
+    time.sleep(delay_ms / 1000)
+    caller.send_signal(signal.SIGKILL)
+    caller.wait()
+    left = _survivors(marker)
+    for process in left:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    assert left == [], f"{len(left)} processes outlived a SIGKILL'd codesign"
