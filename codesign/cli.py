@@ -53,7 +53,9 @@ def _train(args: argparse.Namespace) -> None:
     for name, wp in metrics["working_points"].items():
         r = wp["rate_hz"]
         print(f"{name:8s} threshold {wp['threshold_lsb']:6d} LSB  rate {r['value'] / 1e3:.3g} kHz "
-              f"[{r['low'] / 1e3:.3g}, {r['high'] / 1e3:.3g}]{'  (flagged)' if wp['flagged'] else ''}")
+              f"[{r['low'] / 1e3:.3g}, {r['high'] / 1e3:.3g}]{'  (flagged)' if wp['flagged'] else ''}  "
+              f"largest share of one pileup-pool interaction {wp['tail']['pool_share']:.1%} "
+              f"({wp['tail']['pool_crossings']} crossings)")
     for name, m in metrics["signals"].items():
         print(f"{name:15s} AUC firmware {m['auc_firmware']:.3f}  float {m['auc_float']:.3f}  "
               + "  ".join(f"eff@{wp} {e['value']:.3f}" for wp, e in m["efficiency_firmware"].items()))

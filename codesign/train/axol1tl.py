@@ -111,7 +111,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
         keras.utils.set_random_seed(training["seed"])
         tf.config.experimental.enable_op_determinism()
         vae, encoder = axol1tl.build(card, quantized=quantized)
-        vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mse")
+        vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss=axol1tl.vae_loss(training["beta"]))
         sparsity = card.data["quantization"]["pruning"]["final_sparsity"]
         dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
         callbacks = [MagnitudePruning(dense, sparsity, epochs)] if sparsity > 0 else []
@@ -149,7 +149,8 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
                        for key, s in (("training", samples.background), ("reference", reference))},
         "score_lsb": model.lsb,
         "menu": report["menu"],
-        "working_points": {wp["name"]: {k: wp[k] for k in ("threshold_lsb", "rate_hz", "pure_rate_hz", "flagged")}
+        "working_points": {wp["name"]: {**{k: wp[k] for k in ("threshold_lsb", "rate_hz", "pure_rate_hz", "flagged")},
+                                        "tail": _tail(reference, wp["threshold_lsb"] * model.lsb)}
                            for wp in points},
         "input_saturation": {name: saturation_by_feature(scaling, raws[name], net_format, features)
                              for name in ("reference", *samples.signals)},
@@ -168,6 +169,15 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
         }
     _write(card, models["qat"], metrics)
     return metrics
+
+
+def _tail(reference: Sample, threshold: float) -> dict:
+    """Who makes up the reference rate above a threshold: the largest share of one reused pileup-pool
+    interaction (and the crossings it leads) and of one event (`codesign.data.zerobias.tail_shares`)."""
+    from codesign.data.zerobias import tail_shares
+
+    shares = tail_shares(reference.weights, reference.scores > threshold, reference.events.lead_interaction)
+    return {"pool_share": shares.pool_share, "pool_crossings": shares.pool_crossings, "event_share": shares.event_share}
 
 
 def _write(card: Card, encoder, metrics: dict) -> None:

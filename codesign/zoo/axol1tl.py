@@ -1,8 +1,12 @@
 """AXOL1TL: the quantization-aware VAE of the CMS Level-1 Global Trigger anomaly detector.
 
-Encoder 57 -> 32 -> 16 -> (mu, log sigma^2), mirrored decoder, loss = reconstruction + beta KL.
-Only the encoder's mu branch goes to firmware; log sigma^2 and the decoder stay in training.
-Quantizers follow the card (deployed v3/v4 formats by default).
+Encoder 57 -> 32 -> 16 -> (mu, log sigma^2), mirrored decoder.  Per event the loss is
+``(1 - beta) * sum_i (x_i - x'_i)**2 + beta * KL(N(mu, sigma) || N(0, 1))``: the squared error summed over
+the inputs (the Gaussian log-likelihood; a *mean* over 57 inputs weighs the reconstruction 57 times less,
+and on zero bias with inputs scaled from present objects the KL term then wins: the latent collapses to
+the prior and the score sum(mu**2) carries no information).  Both terms are per event, so a weighted
+zero bias weights them alike.  Only the encoder's mu branch goes to firmware; log sigma^2 and the decoder
+stay in training.  Quantizers follow the card (deployed v3/v4 formats by default).
 """
 
 from __future__ import annotations
@@ -52,8 +56,22 @@ def build(card: Card, quantized: bool = True) -> tuple[keras.Model, keras.Model]
     for i, units in enumerate(arch["decoder"]):
         y = keras.layers.Dense(units, activation="relu", name=f"dec{i}")(y)
     y = keras.layers.Dense(n_in, name="reconstruction")(y)
-    vae = keras.Model(inputs, y, name=f"{card.name}_vae")
-    kl = -0.5 * tf.reduce_mean(tf.reduce_sum(1 + log_var - tf.square(mu) - tf.exp(log_var), axis=1))
-    vae.add_loss(card.data["training"]["beta"] * kl)
+    kl = keras.layers.Lambda(_kl_divergence, name="kl")([mu, log_var])
+    vae = keras.Model(inputs, keras.layers.Concatenate(name="reconstruction_and_kl")([y, kl]),
+                      name=f"{card.name}_vae")
     encoder = keras.Model(inputs, mu, name=card.name)
     return vae, encoder
+
+
+def _kl_divergence(args):
+    """KL(N(mu, exp(log_var)) || N(0, 1)) per event, as a column."""
+    mu, log_var = args
+    return -0.5 * tf.reduce_sum(1 + log_var - tf.square(mu) - tf.exp(log_var), axis=1, keepdims=True)
+
+
+def vae_loss(beta: float):
+    """The per-event beta-VAE loss on the VAE's output ``[reconstruction, KL]`` for target inputs `x`."""
+    def loss(x, output):
+        reconstruction, kl = output[:, :-1], output[:, -1]
+        return (1 - beta) * tf.reduce_sum(tf.square(x - reconstruction), axis=-1) + beta * kl
+    return loss
