@@ -146,8 +146,8 @@ def enforce_precisions(hls_model, model, graph: Graph) -> None:
         expected = precisions.get(name)
         if expected is None:
             raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) has no counterpart in the fixed-point graph")
-        classes = ("Dense", "Conv2D", "BatchNormalization", "Pooling2D")
-        if expected.hls_class != (layer.class_name if layer.class_name in classes else None):
+        kind = {"PointwiseConv2D": "Conv2D"}.get(layer.class_name, layer.class_name)  # hls4ml's name for 1x1 kernels
+        if expected.hls_class != (kind if kind in ("Dense", "Conv2D", "BatchNormalization", "Pooling2D") else None):
             raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) does not match graph op {expected.op}")
         if expected.dense is not None:
             _set_weights_type(layer, expected.dense)

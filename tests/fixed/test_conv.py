@@ -54,7 +54,7 @@ def conv_net(name: str, seed: int = 0):
     model = keras.Model(inputs, x, name=name)
     for layer in model.layers:
         weights = layer.get_weights()
-        if layer.name.startswith("bn"):  # gamma, beta, mean, variance
+        if type(layer).__name__ == "BatchNormalization":  # gamma, beta, mean, variance
             n = len(weights[0])
             layer.set_weights([rng.uniform(0.5, 2, n), rng.normal(0, 1, n), rng.normal(0, 2, n), rng.uniform(0.5, 4, n)])
         elif weights:

@@ -14,7 +14,7 @@ from codesign.fixed.precisions import parse_precisions, read_hls_config
 from codesign.hls import compare, edge_case_vectors, write_project
 from codesign.rtl import run_logic, trace_graph
 
-#: d0's exact accumulator is ap_fixed<17,8>: 12 bits with the same fraction wrap on large inputs.
+#: d0's exact accumulator is ap_fixed<16,8>: 12 bits with one more fractional bit wrap on large inputs.
 NARROW = {"LayerName": {"d0": {"Precision": {"accum": "ap_fixed<12,3>", "result": "ap_fixed<10,2,AP_RND,AP_SAT>"}},
                         "d1": {"Precision": {"accum": "ap_fixed<20,8>"}}}}
 
@@ -47,7 +47,7 @@ def narrow():
 def test_formats_and_defaults(narrow):
     _, graph, exact, _ = narrow
     d0, d1 = graph.ops[1], graph.ops[3]
-    assert exact.ops[1].output_format == FixedFormat(17, 8)  # the exact sum this test narrows
+    assert exact.ops[1].output_format == FixedFormat(16, 8)  # the exact sum this test narrows
     assert d0.accum_format == FixedFormat(12, 3) and d0.accum_format.overflow == "WRAP"  # ap_fixed defaults
     assert d0.output_format == FixedFormat(10, 2, True, "RND", "SAT") and d1.output_format == FixedFormat(20, 8)
 
@@ -58,12 +58,12 @@ def test_emulator_wraps_like_ap_fixed(narrow):
     counts = graph.input_format.quantize(x)
     from codesign.fixed import Graph
 
-    sums = emulate_ints(Graph("p", exact.input_shape, exact.input_format, exact.ops[:2]), counts)  # frac 9
-    wrapped = (sums + 2**11) % 2**12 - 2**11
+    sums = emulate_ints(Graph("p", exact.input_shape, exact.input_format, exact.ops[:2]), counts)  # frac 8
+    wrapped = (2 * sums + 2**11) % 2**12 - 2**11  # ap_fixed<12,3>: frac 9, wraps
     want = np.clip(np.floor(wrapped / 2 + 0.5), -512, 511)  # ap_fixed<10,2,AP_RND,AP_SAT>: frac 8
     got = emulate_ints(Graph("p", graph.input_shape, graph.input_format, graph.ops[:2]), counts)
     np.testing.assert_array_equal(got, want)
-    assert (wrapped != sums).mean() > 0.05  # the edge cases do overflow the accumulator
+    assert (wrapped != 2 * sums).mean() > 0.05  # the edge cases do overflow the accumulator
 
 
 def test_rtl_and_csim_honour_explicit_precisions(narrow, tmp_path: Path):
@@ -99,7 +99,7 @@ def test_bad_configs_are_refused(config, message):
 
 @pytest.mark.parametrize("precision, message", [
     ({"a0": {"accum": FixedFormat(12, 3)}}, "only Dense/Conv2D"),
-    ({"d0": {"accum": FixedFormat(12, 4)}}, "fewer than the products' 9"),
+    ({"d0": {"accum": FixedFormat(12, 5)}}, "fewer than the products' 8"),
     ({"d0": {"accum": FixedFormat(12, 3, True, "TRN", "SAT")}}, "AP_WRAP"),
 ])
 def test_what_cannot_be_emulated_exactly_is_refused(precision, message):
