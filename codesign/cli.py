@@ -15,6 +15,9 @@ from codesign.errors import CodesignError, one_line
 EXIT_USER_ERROR = 2
 
 
+HLS_CONFIG_HELP = ("hls4ml-style YAML of explicit accumulator/result precisions per Dense/Conv2D layer "
+                   "(LayerName: {layer: {Precision: {accum: ap_fixed<26,14>, result: ...}}}); default: exact")
+
 def _data_generate(args: argparse.Namespace) -> None:
     from codesign.data import GenerationRequest, generate
 
@@ -65,7 +68,7 @@ def _train(args: argparse.Namespace) -> None:
 def _emulate(args: argparse.Namespace) -> None:
     from codesign.emulate import run
 
-    print(run(args.model, args.input, args.output, args.mapping))
+    print(run(args.model, args.input, args.output, args.mapping, hls_config=args.hls_config))
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -73,7 +76,7 @@ def _synth(args: argparse.Namespace) -> None:
 
     report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
                         reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate,
-                        vendor=args.vendor,
+                        vendor=args.vendor, hls_config=args.hls_config,
                         progress=lambda line: print(line, flush=True))  # progress shows up in logs and pipes too
     res, util = report["resources"], report["utilization_pct"]
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
@@ -165,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--input", type=Path, required=True, help=".npy (N, n_inputs) or .root file")
     emulate.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
     emulate.add_argument("-o", "--output", type=Path, required=True, help="output .npy (float64)")
+    emulate.add_argument("--hls-config", type=Path, help=HLS_CONFIG_HELP)
     emulate.set_defaults(run=_emulate)
 
     synth = verbs.add_parser(
@@ -185,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also Vitis HLS C-synthesis (vitis_hls/vivado_hls on PATH) and Vivado OOC synthesis if present")
     synth.add_argument("-o", "--output", type=Path,
                        help=f"project folder (default: ${PROJECTS_ENV}/<model>_<part>, else ./vivado_projects/<model>_<part>)")
+    synth.add_argument("--hls-config", type=Path, help=HLS_CONFIG_HELP)
     synth.set_defaults(run=_synth)
 
     rates = verbs.add_parser(
