@@ -170,8 +170,9 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
         with client:
             yield client
         return
+    # dashboard_address ":0": the scheduler's HTTP server on a free port (8787 may belong to another cluster)
     with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
-                      dashboard_address=None, silence_logs=logging.ERROR, env=PINNED_ENV) as cluster, \
+                      dashboard_address=":0", silence_logs=logging.ERROR, env=PINNED_ENV) as cluster, \
             Client(cluster) as client:
         yield client
 
