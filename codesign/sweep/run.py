@@ -40,6 +40,7 @@ PINNED_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
               "TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
 TIME_COLUMNS = ("seconds_train", "seconds_estimate", "seconds")
 CONNECT_TIMEOUT_S = 10
+NANNY_CLOSE_S = 60
 
 
 def default_workers() -> int:
@@ -171,10 +172,23 @@ def dask_client(scheduler: str | None = None, workers: int | None = None) -> Ite
             yield client
         return
     # dashboard_address ":0": the scheduler's HTTP server on a free port (8787 may belong to another cluster)
-    with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, processes=True,
+    with LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1, worker_class=_nanny_class(),
                       dashboard_address=":0", silence_logs=logging.ERROR, env=PINNED_ENV) as cluster, \
             Client(cluster) as client:
         yield client
+
+
+def _nanny_class() -> type:
+    """distributed's Nanny, with a minute instead of 5 s to see its worker process exit when the cluster closes:
+    on a loaded machine a TensorFlow worker takes longer to stop and be reaped, and the 5 s raise TimeoutError
+    out of the cluster's close (the scheduler left open)."""
+    from distributed import Nanny
+
+    class PatientNanny(Nanny):
+        async def close(self, timeout: float = NANNY_CLOSE_S, reason: str = "nanny-close"):
+            return await super().close(timeout=timeout, reason=reason)
+
+    return PatientNanny
 
 
 def _run(client, tasks: list[Task], data: SweepData, output: Path, header: list[str], progress: bool) -> None:
