@@ -41,6 +41,7 @@ PINNED_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THRE
 TIME_COLUMNS = ("seconds_train", "seconds_estimate", "seconds")
 CONNECT_TIMEOUT_S = 10
 NANNY_CLOSE_S = 60
+WORKER_WAIT_S = 600
 
 
 def default_workers() -> int:
@@ -196,6 +197,11 @@ def _run(client, tasks: list[Task], data: SweepData, output: Path, header: list[
     from distributed import as_completed
     from tqdm import tqdm
 
+    try:  # a running cluster's workers may still be starting (batch jobs): scatter needs one
+        client.wait_for_workers(1, timeout=WORKER_WAIT_S)
+    except TimeoutError:
+        raise CodesignError(f"no Dask worker joined the scheduler within {WORKER_WAIT_S} s; start workers "
+                            "(`dask worker ADDRESS`) or leave out --scheduler for a local cluster") from None
     shared = client.scatter(data, broadcast=True)
     futures = {client.submit(run_point, task, shared, key=f"point-{task.point}-{task.key}", pure=False): task
                for task in tasks}
