@@ -11,7 +11,7 @@ import numpy as np
 from codesign.errors import CodesignError
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Upsample2D
-from codesign.verify.vectors import sensitivity_counts
+from codesign.verify.vectors import overrange_counts, sensitivity_counts
 
 FIRST_SHOWN = 10
 TIES_PER_CAST = 256
@@ -70,7 +70,8 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
 
     On the input grid: `n_random` uniform over the full input range, zeros, all-max, all-min,
     one-hot sensitivity vectors (each input alone at every power-of-two magnitude and both ends,
-    `verify.vectors.sensitivity_counts`), inputs driving each output of the first Dense or Conv2D from zero to
+    `verify.vectors.sensitivity_counts`), each input alone 1, 2 and half a range past either end
+    (`overrange_counts`, saturated by the input cast), inputs driving each output of the first Dense or Conv2D from zero to
     its extremes (through the saturation of the cast after it), and inputs found to land a
     downstream cast exactly on a rounding tie.  Off the grid by half an LSB (ties of the input
     cast itself, including just beyond both ends of the range): ``max(1000, n_random // 10)``.
@@ -82,6 +83,7 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
         rng.integers(lo, hi, size=(n_random, n_in), endpoint=True),
         np.zeros((1, n_in), np.int64), np.full((1, n_in), hi), np.full((1, n_in), lo),
         sensitivity_counts(fmt, n_in),
+        overrange_counts(fmt, n_in),
         _first_layer_extremes(graph),
         _downstream_ties(graph, rng),
     ])
