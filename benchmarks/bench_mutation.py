@@ -8,8 +8,8 @@ Faults: every weight and bias of a few random positions per layer +-1 LSB; each 
 (to TRN, to RND) and overflow (to WRAP) mode and its binary point (+-1 bit); input-scaling shifts and
 offsets +-1 of a few features; each comparator threshold +-1 LSB and `>` written `>=`; adders of the
 RTL turned into subtractors (and back), evaluated on the pipelined logic.  Mode changes that cannot
-alter any value (a cast that drops no bits, or whose input range fits) are equivalent, not faults,
-and are not listed.  A fault caught by no
+alter any value (a cast that drops no bits, or whose input range fits: proved by `fixed.bounds`'
+MILP where the formats alone do not show it) are equivalent, not faults, and are not listed.  A fault caught by no
 vector means the vectors cannot tell it from the right design; the target is >= 10 vectors each.
 Also shown: how many of the uniform random vectors alone catch it.
 """
@@ -30,6 +30,8 @@ TARGET = 10
 def network_faults(graph, rng):
     """(name, mutated graph) pairs."""
     from codesign.fixed.graph import Dense, Graph, Quantize, Scale
+
+    saturating = _casts_that_can_saturate(graph)
 
     def mutated(index, **changes):
         ops = [copy.copy(op) for op in graph.ops]
@@ -60,12 +62,23 @@ def network_faults(graph, rng):
                     if rounding != fmt.rounding:
                         yield f"{op.name} rounding {fmt.rounding}->{rounding}", mutated(
                             i, output_format=dataclasses.replace(fmt, rounding=rounding))
-            if fmt.overflow != "WRAP" and (before.max_value > fmt.max_value or low < fmt.min_value):
+            if fmt.overflow != "WRAP" and (before.max_value > fmt.max_value or low < fmt.min_value) and op.name in saturating:
                 yield f"{op.name} overflow {fmt.overflow}->WRAP", mutated(
                     i, output_format=dataclasses.replace(fmt, overflow="WRAP"))
             for delta in (1, -1):
                 yield f"{op.name} binary point {delta:+d} bit", mutated(
                     i, output_format=dataclasses.replace(fmt, integer=fmt.integer + delta))
+
+
+def _casts_that_can_saturate(graph) -> set[str]:
+    """Names of the casts some input drives past an end (every cast when the MILP cannot model the graph)."""
+    from codesign.fixed.bounds import saturations
+
+    try:
+        verdicts = saturations(graph, per_side=1)
+    except NotImplementedError:
+        return {op.name for op in graph.ops}
+    return {v.cast for v in verdicts if v.reachable is not False}
 
 
 def input_faults(graph):

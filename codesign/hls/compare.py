@@ -8,7 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
+from codesign.atomic import atomic_path
+from codesign.cache import cache_dir, cache_key
 from codesign.errors import CodesignError
+from codesign.fixed.bounds import saturations
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Upsample2D
 from codesign.verify.vectors import overrange_counts, sensitivity_counts
@@ -16,6 +19,8 @@ from codesign.verify.vectors import overrange_counts, sensitivity_counts
 FIRST_SHOWN = 10
 TIES_PER_CAST = 256
 TIE_CANDIDATES = 16384
+WITNESSES_PER_END = 2  # per saturating cast and end
+NEIGHBOURS = 9  # per witness: copies one LSB away on random inputs
 
 
 @dataclass(frozen=True)
@@ -72,8 +77,9 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
     one-hot sensitivity vectors (each input alone at every power-of-two magnitude and both ends,
     `verify.vectors.sensitivity_counts`), each input alone 1, 2 and half a range past either end
     (`overrange_counts`, saturated by the input cast), inputs driving each output of the first Dense or Conv2D from zero to
-    its extremes (through the saturation of the cast after it), and inputs found to land a
-    downstream cast exactly on a rounding tie.  Off the grid by half an LSB (ties of the input
+    its extremes (through the saturation of the cast after it), inputs found to land a
+    downstream cast exactly on a rounding tie, and inputs that drive downstream saturating casts past
+    their ends (`_saturation_witnesses`).  Off the grid by half an LSB (ties of the input
     cast itself, including just beyond both ends of the range): ``max(1000, n_random // 10)``.
     """
     fmt = graph.input_format
@@ -86,6 +92,7 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
         overrange_counts(fmt, n_in),
         _first_layer_extremes(graph),
         _downstream_ties(graph, rng),
+        _saturation_witnesses(graph, rng),
     ])
     half_lsb = np.concatenate([
         np.full((1, n_in), lo - 1), np.full((1, n_in), hi),
@@ -121,6 +128,29 @@ def _first_layer_extremes(graph: Graph, steps: int = 32) -> np.ndarray:
     # the Dense reads the last axis: repeat each row over the leading axes, then flatten in input order
     full = np.broadcast_to(rows.reshape(len(rows), *[1] * (len(shape) - 1), -1), (len(rows), *shape))
     return full.reshape(len(rows), -1)
+
+
+def _saturation_witnesses(graph: Graph, rng: np.random.Generator) -> np.ndarray:
+    """Per saturating cast and end, inputs (on the grid) that drive it past the end, each with `NEIGHBOURS`
+    copies moved by one LSB on a quarter of the inputs.  Uniform, corner and hill-climbing inputs rarely
+    get deep casts there, so their SAT could be WRAP unseen; the witnesses come from a MILP
+    (`fixed.bounds.saturations`), cached per graph.  Graphs the MILP cannot model add none."""
+    fmt = graph.input_format
+    n_in = int(np.prod(graph.input_shape))
+    path = cache_dir("saturation") / f"{cache_key({'graph': graph.to_json(), 'per_end': WITNESSES_PER_END})}.npy"
+    if path.exists():
+        witnesses = np.load(path)
+    else:
+        try:
+            found = [s.witness for s in saturations(graph, WITNESSES_PER_END) if s.reachable]
+        except NotImplementedError:
+            found = []
+        witnesses = fmt.quantize(np.array(found).reshape(-1, n_in)).astype(np.int64)
+        with atomic_path(path, folder=False) as tmp, open(tmp, "wb") as out:
+            np.save(out, witnesses)
+    moved = rng.integers(-1, 2, size=(len(witnesses), NEIGHBOURS, n_in)) * (rng.random((len(witnesses), NEIGHBOURS, n_in)) < 0.25)
+    neighbours = np.clip(witnesses[:, None, :] + moved, fmt.min_int, fmt.max_int).reshape(-1, n_in)
+    return np.concatenate([witnesses, neighbours])
 
 
 def _downstream_ties(graph: Graph, rng: np.random.Generator) -> np.ndarray:
