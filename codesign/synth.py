@@ -71,10 +71,12 @@ def default_output(model_name: str, part: str) -> Path:
 def synthesize(
     target: str, part: str = "xcvu9p", clock_mhz: float = 40.0, output: Path | None = None,
     reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, estimate: str = "fast",
-    progress=print, vendor: bool = False,
+    progress=print, vendor: bool = False, combinational: bool = False,
 ) -> dict:
     """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report.
-    `vendor`: also Vitis HLS C-synthesis (and Vivado out-of-context synthesis when on PATH), `report["vendor"]`."""
+    `vendor`: also Vitis HLS C-synthesis (and Vivado out-of-context synthesis when on PATH), `report["vendor"]`.
+    `combinational`: the RTL is one stage (no register inside the logic, inputs and result registered at the ports),
+    and the report says whether its depth fits the clock period (`report["combinational"]`)."""
     from codesign.estimate import get_part
     from codesign.estimate.vendor import find_hls_tool
 
@@ -96,7 +98,8 @@ def synthesize(
         tmp.mkdir()
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
-        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
+        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress,
+                        combinational)
         if vendor:
             report["vendor"] = _vendor(tmp, model.graph.name, fpga, clock_mhz, timings, progress)
         _retarget(tmp, output)
@@ -107,7 +110,7 @@ def synthesize(
 
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
-           timings: Timings, estimate: str, progress) -> dict:
+           timings: Timings, estimate: str, progress, combinational: bool = False) -> dict:
     from codesign.estimate import find_yosys, synthesize as yosys_synthesize
     from codesign.estimate.timing import delay_model, stage_timing
     from codesign.estimate.tool import first_run_note, start_first_run
@@ -128,15 +131,16 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     with ThreadPoolExecutor(1) as pool:  # g++ (a cached build, or one core) while da4ml traces on the other
         build = pool.submit(hls.compile)
         with timings.stage("rtl"):
-            progress(f"da4ml: tracing and pipelining the {'network' if chain is None else 'whole trigger'}'s "
-                     f"RTL for {clock_mhz:g} MHz")
+            progress(f"da4ml: tracing the {'network' if chain is None else 'whole trigger'}'s RTL, "
+                     + ("combinational (one stage)" if combinational else f"pipelined for {clock_mhz:g} MHz"))
             if not kernels_cached():
                 progress(f"da4ml: compiling its numba kernels once, about {COLD_COMPILE_S} s "
                          f"(cached in {configure_numba_cache()})")
             if chain is None:
-                rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+                rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part, combinational=combinational)
             else:
-                rtl = write_trigger_rtl(chain, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+                rtl = write_trigger_rtl(chain, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part,
+                                        combinational=combinational)
                 (tmp / TRIGGER_FILE).write_text(json.dumps(chain.to_dict(), indent=1, sort_keys=True))
         with timings.stage("csim_compile_wait"):
             if not build.done():
@@ -189,7 +193,25 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     timing = stage_timing(rtl.stage_depths, clock_mhz, delay_model(fpga.name))
     if timing["warning"]:
         progress(f"warning: {timing['warning']}")
-    return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
+    report = _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
+    if combinational:
+        report["combinational"] = _combinational(rtl, synth, timing)
+    return report
+
+
+def _combinational(rtl, synth, timing: dict) -> dict:
+    """The one register-to-register path of a combinational design against the clock period."""
+    stage = timing["stages"][0]
+    return {
+        "registers_inside_logic": 0, "port_registers": "inputs and result (latency 1 cycle)",
+        "adder_levels": stage["adder_levels"], "lut_carry_levels": synth.logic_levels,
+        "lut_carry_levels_source": (f"{synth.source} {synth.version} ltp -noff on synth_xilinx cells (LUT, CARRY, MUXF)"
+                                    if synth.logic_levels is not None else "needs --estimate full"),
+        "delay_ns": stage["delay_ns"], "uncertainty_ns": stage["uncertainty_ns"],
+        "period_ns": timing["clock_period_ns"], "margin": stage["margin"], "target_margin": timing["target_margin"],
+        "fits": stage["margin"] >= timing["target_margin"], "fits_at_upper_bound": stage["slack_ns"] >= stage["uncertainty_ns"],
+        "source": "codesign delay model (estimate/timing.py), not sign-off timing",
+    }
 
 
 def _vendor(tmp: Path, graph_name: str, fpga, clock_mhz: float, timings: Timings, progress) -> dict:
@@ -404,6 +426,13 @@ def _markdown(report: dict) -> str:
     cost = r["da4ml_cost"]
     lines += ["", f"da4ml {cost['version']} cost model: {cost['luts']} LUT equivalents (adder bits), {cost['adders']} "
               f"adders, {cost['muxes']} multiplexers, {cost['registers']} register bits.", "", *_timing_lines(r["timing"]), ""]
+    if "combinational" in r:
+        c = r["combinational"]
+        lines += [f"Combinational: no register inside the logic (inputs and result registered at the ports); "
+                  f"{c['adder_levels']} adder levels (da4ml), {c['lut_carry_levels'] if c['lut_carry_levels'] is not None else 'n/a'} "
+                  f"LUT/CARRY levels ({c['lut_carry_levels_source']}); estimated {c['delay_ns']:g} +- {c['uncertainty_ns']:g} ns "
+                  f"of {c['period_ns']:g} ns: {'fits' if c['fits'] else 'does NOT fit'} with the {c['target_margin']:.0%} margin "
+                  f"(margin {c['margin']:.0%}; {'fits' if c['fits_at_upper_bound'] else 'does not fit'} at the upper bound).", ""]
     if r["working_points"]:
         lines += ["Working points (the bit fires when score > threshold):", "",
                   "| working point | threshold (score LSBs) | threshold (score) | target rate | rate, 68% interval (kHz) "
