@@ -299,9 +299,10 @@ def _working_points(model: LoadedModel, metrics: dict) -> list[dict]:
         return []
     measured = metrics.get("working_points", {})
     targets = (model.card.data.get("working_points") or {}).get("rate_khz") or {}
+    unique_targets = (model.card.data.get("working_points") or {}).get("unique_rate_khz") or {}
     lsb = model.chain.score.format.lsb
     return [{"name": name, "threshold_lsb": threshold, "threshold_score": threshold * lsb,
-             "target_rate_khz": targets.get(name), "rate_hz": measured.get(name, {}).get("rate_hz"),
+             "target_rate_khz": targets.get(name), "target_unique_rate_khz": unique_targets.get(name), "rate_hz": measured.get(name, {}).get("rate_hz"),
              "pure_rate_hz": measured.get(name, {}).get("pure_rate_hz"),
              "rate_source": "card metrics.json (training time)" if name in measured else None}
             for name, threshold in model.chain.thresholds.items()]
@@ -439,6 +440,8 @@ def _markdown(report: dict) -> str:
                   "| pure rate (kHz) |", "|---|---|---|---|---|---|"]
         for wp in r["working_points"]:
             target = "" if wp["target_rate_khz"] is None else f"{wp['target_rate_khz']:g} kHz"
+            if wp.get("target_unique_rate_khz") is not None:
+                target = f"{wp['target_unique_rate_khz']:g} kHz pure (unique)"
             rate = "not in the card's metrics" if wp["rate_hz"] is None else interval(wp["rate_hz"], 1e3, flag=True)
             pure = "" if wp["pure_rate_hz"] is None else interval(wp["pure_rate_hz"], 1e3, flag=True)
             lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {wp['threshold_score']:g} | {target} | {rate} | {pure} |")

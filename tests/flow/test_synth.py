@@ -215,3 +215,23 @@ def test_accumulators_wider_than_64_bits_pass_every_check(tmp_path):
     report = synthesize(str(h5), part="xcvu9p", output=tmp_path / "three", vectors=2000, progress=lambda _: None)
     assert report["bit_exact"]["mismatches"] == 0
     assert all(p["bit_exact"] for p in report["bit_exact"]["paths"].values())
+
+
+@pytest.mark.slow
+def test_default_gelato_combinational(tmp_path):
+    """The committed GELATO as one combinational stage: no register inside the logic (inputs and result
+    registered at the ports, latency 1), every path bit-exact with the score shifted by 8, the depth within
+    25 ns with the delay model's margin, no DSP."""
+    report = synthesize("gelato", part="xcvu9p", output=tmp_path / "gel", vectors=2000, combinational=True,
+                        progress=lambda _: None)
+    assert report["bit_exact"]["mismatches"] == 0 and report["rtl"]["covers"] == "trigger"
+    assert report["latency_cycles"] == 1 and len(report["timing"]["stages"]) == 1
+    comb = report["combinational"]
+    assert comb["registers_inside_logic"] == 0 and comb["adder_levels"] == report["timing"]["stages"][0]["adder_levels"]
+    assert comb["fits"] and comb["delay_ns"] <= 25 * (1 - comb["target_margin"]) and comb["period_ns"] == 25
+    assert comb["lut_carry_levels"] is None and "--estimate full" in comb["lut_carry_levels_source"]  # fast flow
+    assert report["resources"]["dsp"]["value"] == 0
+    assert json.loads((tmp_path / "gel" / "trigger.json").read_text())["score_shift"] == 8
+    assert [w["name"] for w in report["working_points"]] == ["Loose", "Tight"]
+    assert report["working_points"][1]["target_unique_rate_khz"] == 0.5
+    assert "Combinational: no register inside the logic" in (tmp_path / "gel" / "report.md").read_text()
