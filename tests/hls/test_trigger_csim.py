@@ -39,7 +39,7 @@ def network():
 
 
 #: GELATO's score: the integer sum of squares >> 8, saturating
-SHIFTED_SCORE = Score(FixedFormat(9, 5, False, "TRN", "SAT"), shift=8)  # outputs of 2 fractional bits
+SHIFTED_SCORE = Score(FixedFormat(12, 8, False, "TRN", "SAT"), shift=8)  # outputs of 2 fractional bits
 
 
 @pytest.mark.parametrize("name, score", [*((name, SCORE) for name in SCALINGS), ("mixed", SHIFTED_SCORE)],
