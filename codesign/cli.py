@@ -85,7 +85,8 @@ def _synth(args: argparse.Namespace) -> None:
           f"bit-exact on {report['bit_exact']['vectors']} vectors")
     if "combinational" in report:
         c = report["combinational"]
-        print(f"combinational: {c['adder_levels']} adder levels, {c['lut_carry_levels']} LUT/CARRY levels; estimated "
+        levels = c["lut_carry_levels"] if c["lut_carry_levels"] is not None else "n/a (--estimate full)"
+        print(f"combinational: {c['adder_levels']} adder levels, {levels} LUT/CARRY levels; estimated "
               f"{c['delay_ns']:g} +- {c['uncertainty_ns']:g} ns of {c['period_ns']:g} ns: "
               f"{'fits' if c['fits'] else 'does NOT fit'} with a {c['target_margin']:.0%} margin")
     print(f"project: {report['project']}")
