@@ -73,7 +73,8 @@ def main() -> None:
     print(f"\nmenu rates, kHz [68%], files {files[0].name} and {files[1].name}")
     print("pool share: the largest share of the weighted rate led by one reused pool interaction, with the number")
     print("of passing crossings it leads (one crossing is statistics, many would be replication)")
-    print(f"{'seed':22s} {'A':>24s} {'B':>24s} {'pull':>6s} {'anchor':>7s} {'pool share (crossings) A/B':>28s}")
+    print("A, B: kHz [68% interval] (effective number of passing events)")
+    print(f"{'seed':22s} {'A':>30s} {'B':>30s} {'pull':>6s} {'anchor':>7s} {'pool share (crossings) A/B':>28s}")
     anchors = {seed.name: seed.anchor_khz for seed in menu.seeds}
     for name in results[0][2]:
         a, b = results[0][2][name], results[1][2][name]
@@ -82,7 +83,7 @@ def main() -> None:
         shares = "/".join(_share(tail_shares(ev.weight, fired[name], ev.lead_interaction))
                           for ev, fired, _ in results) if name in results[0][1] else ""
         anchor = f"{anchors[name]:g}" if anchors.get(name) else "-"
-        print(f"{name:22s} {_fmt(a):>24s} {_fmt(b):>24s} {pull:6.2f} {anchor:>7s} {shares:>28s}")
+        print(f"{name:22s} {_fmt(a):>30s} {_fmt(b):>30s} {pull:6.2f} {anchor:>7s} {shares:>28s}")
 
     x = read_view(files[1], "axol1tl")
     soft = results[1][0].pthat == 0
@@ -98,7 +99,8 @@ def _share(shares) -> str:
 
 
 def _fmt(estimate) -> str:
-    return f"{estimate.value / 1e3:.3g} [{estimate.low / 1e3:.3g}, {estimate.high / 1e3:.3g}]"
+    """kHz [68% interval] (effective number of passing events)."""
+    return f"{estimate.value / 1e3:.3g} [{estimate.low / 1e3:.3g}, {estimate.high / 1e3:.3g}] ({estimate.effective:.0f})"
 
 
 if __name__ == "__main__":

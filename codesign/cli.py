@@ -15,6 +15,9 @@ from codesign.errors import CodesignError, one_line
 EXIT_USER_ERROR = 2
 
 
+HLS_CONFIG_HELP = ("hls4ml-style YAML of explicit accumulator/result precisions per Dense/Conv2D layer "
+                   "(LayerName: {layer: {Precision: {accum: ap_fixed<26,14>, result: ...}}}); default: exact")
+
 def _data_generate(args: argparse.Namespace) -> None:
     from codesign.data import GenerationRequest, generate
 
@@ -56,7 +59,9 @@ def _train(args: argparse.Namespace) -> None:
     for name, wp in metrics["working_points"].items():
         r = wp["rate_hz"]
         print(f"{name:8s} threshold {wp['threshold_lsb']:6d} LSB  rate {r['value'] / 1e3:.3g} kHz "
-              f"[{r['low'] / 1e3:.3g}, {r['high'] / 1e3:.3g}]{'  (flagged)' if wp['flagged'] else ''}")
+              f"[{r['low'] / 1e3:.3g}, {r['high'] / 1e3:.3g}]{'  (flagged)' if wp['flagged'] else ''}  "
+              f"largest share of one pileup-pool interaction {wp['tail']['pool_share']:.1%} "
+              f"({wp['tail']['pool_crossings']} crossings)")
     for name, m in metrics["signals"].items():
         print(f"{name:15s} AUC firmware {m['auc_firmware']:.3f}  float {m['auc_float']:.3f}  "
               + "  ".join(f"eff@{wp} {e['value']:.3f}" for wp, e in m["efficiency_firmware"].items()))
@@ -66,7 +71,7 @@ def _train(args: argparse.Namespace) -> None:
 def _emulate(args: argparse.Namespace) -> None:
     from codesign.emulate import run
 
-    print(run(args.model, args.input, args.output, args.mapping))
+    print(run(args.model, args.input, args.output, args.mapping, hls_config=args.hls_config))
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -75,7 +80,7 @@ def _synth(args: argparse.Namespace) -> None:
     report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
                         reuse_factor=args.reuse_factor, vectors=args.vectors,
                         estimate=args.estimate or ("full" if args.combinational else "fast"),
-                        vendor=args.vendor, combinational=args.combinational,
+                        vendor=args.vendor, combinational=args.combinational, hls_config=args.hls_config,
                         progress=lambda line: print(line, flush=True))  # progress shows up in logs and pipes too
     res, util = report["resources"], report["utilization_pct"]
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
@@ -173,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     emulate.add_argument("--input", type=Path, required=True, help=".npy (N, n_inputs) or .root file")
     emulate.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
     emulate.add_argument("-o", "--output", type=Path, required=True, help="output .npy (float64)")
+    emulate.add_argument("--hls-config", type=Path, help=HLS_CONFIG_HELP)
     emulate.set_defaults(run=_emulate)
 
     synth = verbs.add_parser(
@@ -198,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="also Vitis HLS C-synthesis (vitis_hls/vivado_hls on PATH) and Vivado OOC synthesis if present")
     synth.add_argument("-o", "--output", type=Path,
                        help=f"project folder (default: ${PROJECTS_ENV}/<model>_<part>, else ./vivado_projects/<model>_<part>)")
+    synth.add_argument("--hls-config", type=Path, help=HLS_CONFIG_HELP)
     synth.set_defaults(run=_synth)
 
     rates = verbs.add_parser(

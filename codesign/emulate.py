@@ -104,10 +104,11 @@ def emulate_model(model: LoadedModel, x: np.ndarray) -> np.ndarray:
 
 
 def run(target: str, input_path: Path, output: Path, mapping: Path | None = None,
-        chunk_rows: int = CHUNK_ROWS) -> str:
-    """Emulate `target` on the inputs of `input_path` into `output` (.npy); returns a summary."""
+        chunk_rows: int = CHUNK_ROWS, hls_config: Path | None = None) -> str:
+    """Emulate `target` on the inputs of `input_path` into `output` (.npy); returns a summary.
+    `hls_config`: explicit layer precisions (`codesign.fixed.precisions`)."""
     output = check_output(output, folder=False, inputs=(input_path, target))
-    model = load_model(target)
+    model = load_model(target, hls_config)
     n, chunks = input_chunks(input_path, model, mapping, chunk_rows)
     n_cols = model.graph.output_shape[-1] + (model.chain is not None)
     with atomic_path(output, folder=False) as tmp, open(tmp, "wb") as handle:

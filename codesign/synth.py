@@ -71,12 +71,13 @@ def default_output(model_name: str, part: str) -> Path:
 def synthesize(
     target: str, part: str = "xcvu9p", clock_mhz: float = 40.0, output: Path | None = None,
     reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, estimate: str = "fast",
-    progress=print, vendor: bool = False, combinational: bool = False,
+    progress=print, vendor: bool = False, combinational: bool = False, hls_config: Path | None = None,
 ) -> dict:
     """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report.
     `vendor`: also Vitis HLS C-synthesis (and Vivado out-of-context synthesis when on PATH), `report["vendor"]`.
     `combinational`: the RTL is one stage (no register inside the logic, inputs and result registered at the ports),
-    and the report says whether its depth fits the clock period (`report["combinational"]`)."""
+    and the report says whether its depth fits the clock period (`report["combinational"]`).
+    `hls_config`: explicit layer precisions (hls4ml-style YAML, `codesign.fixed.precisions`)."""
     from codesign.estimate import get_part
     from codesign.estimate.vendor import find_hls_tool
 
@@ -89,7 +90,7 @@ def synthesize(
         check_output(output, folder=True, inputs=(target,))  # before any work
     timings = Timings()
     with timings.stage("load"):
-        model = load_model(target)
+        model = load_model(target, hls_config)
     check_dense_sizes(model.graph, reuse_factor)
     output = Path(output) if output else default_output(model.name, fpga.name)
     check_output(output, folder=True, inputs=(target,))

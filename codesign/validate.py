@@ -35,16 +35,19 @@ MAX_DENSE_MULTIPLIERS = 4096
 
 
 def check_dense_sizes(graph, reuse_factor: int) -> None:
-    """Raise CodesignError if a Dense layer of `graph` needs more than MAX_DENSE_MULTIPLIERS multipliers."""
-    from codesign.fixed.graph import Dense
+    """Raise CodesignError if a Dense or Conv2D layer of `graph` needs more than MAX_DENSE_MULTIPLIERS multipliers
+    (a convolution computes every output pixel at once: its kernel's multipliers times the pixels)."""
+    from codesign.fixed.graph import Conv2D, Dense
 
-    for op in graph.ops:
-        if isinstance(op, Dense):
-            n_in, n_out = op.weight.shape
-            per_step = -(-n_in * n_out // reuse_factor)
+    for op, shape in zip(graph.ops, graph.output_shapes):
+        if isinstance(op, (Dense, Conv2D)):
+            n_in, n_out = (op.matrix if isinstance(op, Conv2D) else op.weight).shape
+            pixels = shape[0] * shape[1] if isinstance(op, Conv2D) else 1
+            per_step = -(-n_in * n_out * pixels // reuse_factor)
             if per_step > MAX_DENSE_MULTIPLIERS:
-                need = -(-n_in * n_out // MAX_DENSE_MULTIPLIERS)
+                need = -(-n_in * n_out * pixels // MAX_DENSE_MULTIPLIERS)
+                size = f"{n_in}x{n_out}" + (f" on {pixels} pixels" if pixels > 1 else "")
                 raise CodesignError(
-                    f"layer {op.name} ({n_in}x{n_out}) needs {per_step} multipliers per clock at reuse factor "
+                    f"layer {op.name} ({size}) needs {per_step} multipliers per clock at reuse factor "
                     f"{reuse_factor}; the unrolled HLS limit is {MAX_DENSE_MULTIPLIERS}: use --reuse-factor >= {need} "
                     "or a smaller layer")

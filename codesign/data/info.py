@@ -36,4 +36,5 @@ def describe(path: Path, mapping: dict[str, Any] | None = None) -> str:
         w = events.weight
         if np.ptp(w) > 0:
             lines.append(f"weighted: {w.sum() ** 2 / (w**2).sum():.0f} effective events (means above are unweighted)")
-    return "\n".join(lines)
+    # names and metadata of a damaged file may hold undecodable bytes (surrogate escapes): show them as escapes
+    return "\n".join(lines).encode("utf-8", "backslashreplace").decode("utf-8")

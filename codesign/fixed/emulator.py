@@ -1,7 +1,8 @@
 """The bit-exact emulator of a fixed-point graph: integer numpy, vectorised over events.
 
 Counts are integer-valued float64 (see `fixed_format`) while every format of the graph,
-accumulators included, is at most 52 bits wide: dense layers are then BLAS matrix products.  Wider
+accumulators included, is at most 52 bits wide: dense layers are then BLAS matrix products, and
+convolutions too, on the windows gathered by the graph's index map (im2col).  Wider
 graphs run on int64 (up to 62 bits) or Python integers, still exactly (`count_dtype`).  Large
 batches are cut into cache-sized chunks run on parallel threads (numpy releases the GIL).
 """
@@ -14,7 +15,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from codesign.fixed.fixed_format import count_dtype
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
+from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Scale, Upsample2D, gather
 
 CHUNK_EVENTS = 4096
 
@@ -52,6 +53,12 @@ def _run(graph: Graph, values: np.ndarray) -> np.ndarray:
             values = op.output_format.requantize(values, fmt.frac)
         elif isinstance(op, Scale):
             values = _scale(op, values, fmt.frac)
+        elif isinstance(op, Conv2D):
+            values = _conv(op, values, fmt.frac)
+        elif isinstance(op, Pool2D):
+            values = _pool(op, values, fmt)
+        elif isinstance(op, Upsample2D):
+            values = gather(values, op.indices(values.shape[1:3]), 0)[..., 0, :]
         elif isinstance(op, Reshape):
             values = values.reshape(len(values), *op.shape)
         fmt = op.output_format
@@ -59,16 +66,39 @@ def _run(graph: Graph, values: np.ndarray) -> np.ndarray:
 
 
 def _dense(op: Dense, values: np.ndarray, frac_in: int) -> np.ndarray:
-    return _affine(op, values @ op.weight.astype(values.dtype), frac_in)
+    return _explicit(op, _affine(op, values @ op.weight.astype(values.dtype), frac_in))
+
+
+def _explicit(op: Dense | Conv2D, exact: np.ndarray) -> np.ndarray:
+    """The exact sums through an explicit accumulator (wraps: see `graph._explicit_accumulator`) and result."""
+    values, frac = exact, op.exact_format.frac
+    for fmt in (op.accum, op.result):
+        if fmt is not None:
+            values, frac = fmt.requantize(values, frac), fmt.frac
+    return values
+
+
+def _conv(op: Conv2D, values: np.ndarray, frac_in: int) -> np.ndarray:
+    """im2col: every window's (kh * kw * cin) elements as a row, times the kernel matrix."""
+    cols = gather(values, op.window.indices(values.shape[1:3]), 0)  # (N, oh, ow, kh * kw, cin)
+    products = cols.reshape(-1, op.matrix.shape[0]) @ op.matrix.astype(values.dtype)
+    return _explicit(op, _affine(op, products.reshape(*cols.shape[:3], op.n_out), frac_in))
+
+
+def _pool(op: Pool2D, values: np.ndarray, fmt) -> np.ndarray:
+    """Max (the padding never wins: it holds the smallest count), or the window sum, which is the average
+    on the output grid of log2(n) more fractional bits (see `graph.Pool2D`)."""
+    windows = gather(values, op.window.indices(values.shape[1:3]), fmt.min_int if op.kind == "max" else 0)
+    return windows.max(axis=-2) if op.kind == "max" else windows.sum(axis=-2)
 
 
 def _scale(op: Scale, values: np.ndarray, frac_in: int) -> np.ndarray:
     return _affine(op, values * op.weight.astype(values.dtype), frac_in)
 
 
-def _affine(op: Dense | Scale, products: np.ndarray, frac_in: int) -> np.ndarray:
-    """``products + bias`` on the op's exact output grid (every shift is a left shift: exact)."""
-    frac = op.output_format.frac
+def _affine(op: Dense | Scale | Conv2D, products: np.ndarray, frac_in: int) -> np.ndarray:
+    """``products + bias`` on the op's exact grid (every shift is a left shift: exact)."""
+    frac = op.exact_format.frac
     bias = op.bias.astype(products.dtype)
     product_shift, bias_shift = frac - frac_in - op.weight_format.frac, frac - op.bias_format.frac
     if products.dtype == np.float64:

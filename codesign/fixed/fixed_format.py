@@ -22,6 +22,7 @@ products, `rint` for ties-to-even) are several times faster than its int64 ones.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +30,7 @@ import numpy as np
 ROUNDING_MODES = ("TRN", "RND", "RND_CONV")
 OVERFLOW_MODES = ("WRAP", "SAT", "SAT_SYM")
 MAX_WIDTH = 1024  # ap_fixed's own limit
+_HLS_TYPE = re.compile(r"(ap_fixed|ap_ufixed|ap_int|ap_uint)<(-?\d+(?:,-?\w+)*)>")
 FLOAT_BITS = 52  # counts this wide are exact integer-valued float64
 INT64_BITS = 62  # counts this wide (with headroom for one addition) are exact int64
 
@@ -91,6 +93,23 @@ class FixedFormat:
         if self.rounding == "TRN" and self.overflow == "WRAP":
             return base + ">"
         return base + f",AP_{self.rounding},AP_{self.overflow}>"
+
+    @classmethod
+    def parse(cls, text: str) -> FixedFormat:
+        """An HLS type: ``ap_fixed<W,I[,Q[,O]]>``, ``ap_ufixed<...>``, ``ap_int<W>``, ``ap_uint<W>`` (ap_types'
+        defaults ``AP_TRN``, ``AP_WRAP`` when not stated); ValueError for anything else."""
+        match = _HLS_TYPE.fullmatch(text.replace(" ", ""))
+        if match is None:
+            raise ValueError(f"{text!r} is not an HLS type like ap_fixed<16,6> or ap_ufixed<10,6,AP_RND_CONV,AP_SAT>")
+        kind, args = match.group(1), match.group(2).split(",")
+        if kind.endswith("int"):
+            if len(args) != 1:
+                raise ValueError(f"{text!r}: {kind} takes one width")
+            return cls(int(args[0]), int(args[0]), kind == "ap_int")
+        if not 2 <= len(args) <= 4 or any(not a.startswith("AP_") for a in args[2:]):
+            raise ValueError(f"{text!r}: {kind} takes <width, integer[, AP_rounding[, AP_overflow]]>")
+        modes = [a[3:] for a in args[2:]] + ["TRN", "WRAP"][len(args) - 2:]
+        return cls(int(args[0]), int(args[1]), kind == "ap_fixed", *modes)
 
     def with_modes(self, rounding: str = "TRN", overflow: str = "WRAP") -> FixedFormat:
         return FixedFormat(self.width, self.integer, self.signed, rounding, overflow)

@@ -20,13 +20,15 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Op, Quantize, Reshape, Scale
+from codesign.fixed.graph import Conv2D, Dense, Graph, Op, Pool2D, Quantize, Reshape, Scale, Upsample2D, Window
+from codesign.fixed.precisions import Precisions
 
 #: The input format assumed for models without an input quantizer: the width of hls4ml's default
 #: ap_fixed<16,6>, with rounding and saturation so out-of-range inputs clip instead of wrapping.
 DEFAULT_INPUT_FORMAT = FixedFormat(16, 6, True, "RND_CONV", "SAT")
-SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QActivation", "Activation", "Flatten", "Reshape", "Dropout",
-                    "BatchNormalization")
+SUPPORTED_LAYERS = ("InputLayer", "QDense", "Dense", "QConv2D", "Conv2D", "AveragePooling2D", "MaxPooling2D",
+                    "UpSampling2D", "QActivation", "Activation", "Flatten", "Reshape", "Dropout", "BatchNormalization")
+POOLS = {"AveragePooling2D": "average", "MaxPooling2D": "max"}
 #: Significant bits (sign included) of a BatchNormalization's scale and of its shift.
 BN_BITS = 18
 _MAX_GRID_FRAC = 24
@@ -80,13 +82,17 @@ def grid_format(values: np.ndarray, where: str) -> FixedFormat:
     )
 
 
-def lower_keras(model, input_format: FixedFormat | None = None) -> tuple[Graph, str]:
-    """Lower a sequential (Q)Keras model; returns the graph and a note on where the input format came from."""
+def lower_keras(model, input_format: FixedFormat | None = None,
+                precisions: Precisions | None = None) -> tuple[Graph, str]:
+    """Lower a sequential (Q)Keras model; returns the graph and a note on where the input format came from.
+
+    `precisions`: explicit accumulator/result formats per Dense/Conv2D layer (`codesign.fixed.precisions`)."""
     layers = [layer for layer in model.layers if type(layer).__name__ != "InputLayer"]
     _check_chain(model)
     ops: list[Op] = []
     for layer in layers:
         ops += _lower_layer(layer)
+    _set_precisions(ops, precisions or {})
     note = ""
     if input_format is None:
         first = ops[0] if ops else None
@@ -99,6 +105,16 @@ def lower_keras(model, input_format: FixedFormat | None = None) -> tuple[Graph, 
     return Graph(model.name, input_shape, input_format, ops), note
 
 
+def _set_precisions(ops: list[Op], precisions: Precisions) -> None:
+    by_name = {op.name: op for op in ops}
+    for layer, formats in precisions.items():
+        op = by_name.get(layer)
+        if not isinstance(op, (Dense, Conv2D)):
+            names = ", ".join(op.name for op in ops if isinstance(op, (Dense, Conv2D)))
+            raise CodesignError(f"explicit precisions for {layer!r}: only Dense/Conv2D layers take them ({names})")
+        op.accum, op.result = formats.get("accum"), formats.get("result")
+
+
 def _check_chain(model) -> None:
     for layer in model.layers:
         inbound = getattr(layer, "_inbound_nodes", [])
@@ -109,8 +125,17 @@ def _check_chain(model) -> None:
 def _lower_layer(layer) -> list[Op]:
     kind = type(layer).__name__
     where = f"layer {layer.name} ({kind})"
-    if kind in ("QDense", "Dense"):
-        return _lower_dense(layer, kind, where)
+    if kind in ("QDense", "Dense", "QConv2D", "Conv2D"):
+        return _lower_weighted(layer, kind, where)
+    if kind in POOLS:
+        _check_channels_last(layer, where)
+        window = Window(tuple(layer.pool_size), tuple(layer.strides), layer.padding)
+        return [Pool2D(layer.name, POOLS[kind], window)]
+    if kind == "UpSampling2D":
+        _check_channels_last(layer, where)
+        if layer.interpolation != "nearest":
+            raise CodesignError(f"{where}: {layer.interpolation!r} interpolation is not supported; use 'nearest'")
+        return [Upsample2D(layer.name, tuple(int(f) for f in layer.size))]
     if kind == "QActivation":
         return [_activation_op(layer.quantizer, layer.name, where)]
     if kind == "Activation":
@@ -124,10 +149,23 @@ def _lower_layer(layer) -> list[Op]:
     raise CodesignError(f"{where} is not supported; supported layers: {', '.join(SUPPORTED_LAYERS)}")
 
 
-def _lower_dense(layer, kind: str, where: str) -> list[Op]:
+def _check_channels_last(layer, where: str) -> None:
+    if getattr(layer, "data_format", "channels_last") != "channels_last":
+        raise CodesignError(f"{where}: only channels_last data is supported; build the model with"
+                            " data_format='channels_last'")
+
+
+def _lower_weighted(layer, kind: str, where: str) -> list[Op]:
+    """QDense/Dense or QConv2D/Conv2D: integer weights in their quantizers' formats, then the activation."""
+    conv = kind.endswith("Conv2D")
+    if conv:
+        _check_channels_last(layer, where)
+        if tuple(layer.dilation_rate) != (1, 1) or getattr(layer, "groups", 1) != 1:
+            raise CodesignError(f"{where}: dilated or grouped convolutions are not supported; use dilation_rate=1,"
+                                " groups=1")
     weights = layer.get_weights()
     kernel = weights[0].astype(np.float64)
-    bias = weights[1].astype(np.float64) if layer.use_bias else np.zeros(kernel.shape[1])
+    bias = weights[1].astype(np.float64) if layer.use_bias else np.zeros(kernel.shape[-1])
     kernel_q = getattr(layer, "kernel_quantizer_internal", None)
     bias_q = getattr(layer, "bias_quantizer_internal", None)
     kernel_fmt = quantizer_format(kernel_q, f"{where} kernel")[0] if kernel_q else grid_format(kernel, f"{where} kernel")
@@ -137,12 +175,11 @@ def _lower_dense(layer, kind: str, where: str) -> list[Op]:
         bias_fmt = quantizer_format(bias_q, f"{where} bias")[0]
     else:
         bias_fmt = grid_format(bias, f"{where} bias")
-    ops: list[Op] = [
-        Dense(layer.name, kernel_fmt.quantize(kernel).astype(np.int64), kernel_fmt,
-              bias_fmt.quantize(bias).astype(np.int64), bias_fmt)
-    ]
+    args = (layer.name, kernel_fmt.quantize(kernel).astype(np.int64), kernel_fmt,
+            bias_fmt.quantize(bias).astype(np.int64), bias_fmt)
+    ops: list[Op] = [Conv2D(*args, strides=tuple(layer.strides), padding=layer.padding) if conv else Dense(*args)]
     activation = layer.activation
-    if kind == "QDense" and hasattr(activation, "bits"):
+    if kind.startswith("Q") and hasattr(activation, "bits"):
         ops.append(_activation_op(activation, f"{layer.name}_act", where))
     else:
         ops += _keras_activation(activation, f"{layer.name}_act", where)

@@ -19,7 +19,7 @@ import numpy as np
 from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
+from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Scale, Upsample2D
 
 FLOAT32_BITS = 24
 OPSET = 13
@@ -56,6 +56,10 @@ class _Builder:
 
 
 def _check(graph: Graph) -> None:
+    windowed = next((op for op in graph.ops if isinstance(op, (Conv2D, Pool2D, Upsample2D))), None)
+    if windowed is not None:
+        raise CodesignError(f"{windowed.name}: QONNX export handles dense graphs only (no Conv2D, pooling or"
+                            " upsampling yet); hand off a convolutional model with 'codesign handoff'")
     wide = [(name, fmt) for name, fmt in graph.formats() if fmt.width > FLOAT32_BITS]
     if wide:
         name, fmt = wide[0]

@@ -10,8 +10,8 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.fixed.emulator import emulate_ints
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape
-from codesign.verify.vectors import sensitivity_counts
+from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Upsample2D
+from codesign.verify.vectors import overrange_counts, sensitivity_counts
 
 FIRST_SHOWN = 10
 TIES_PER_CAST = 256
@@ -70,7 +70,8 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
 
     On the input grid: `n_random` uniform over the full input range, zeros, all-max, all-min,
     one-hot sensitivity vectors (each input alone at every power-of-two magnitude and both ends,
-    `verify.vectors.sensitivity_counts`), inputs driving each output of the first Dense from zero to
+    `verify.vectors.sensitivity_counts`), each input alone 1, 2 and half a range past either end
+    (`overrange_counts`, saturated by the input cast), inputs driving each output of the first Dense or Conv2D from zero to
     its extremes (through the saturation of the cast after it), and inputs found to land a
     downstream cast exactly on a rounding tie.  Off the grid by half an LSB (ties of the input
     cast itself, including just beyond both ends of the range): ``max(1000, n_random // 10)``.
@@ -82,7 +83,8 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
         rng.integers(lo, hi, size=(n_random, n_in), endpoint=True),
         np.zeros((1, n_in), np.int64), np.full((1, n_in), hi), np.full((1, n_in), lo),
         sensitivity_counts(fmt, n_in),
-        _first_dense_extremes(graph),
+        overrange_counts(fmt, n_in),
+        _first_layer_extremes(graph),
         _downstream_ties(graph, rng),
     ])
     half_lsb = np.concatenate([
@@ -93,19 +95,29 @@ def edge_case_vectors(graph: Graph, n_random: int, rng: np.random.Generator) -> 
     return x.reshape(-1, *graph.input_shape)
 
 
-def _first_dense_extremes(graph: Graph, steps: int = 32) -> np.ndarray:
-    """Per output of the first Dense, the inputs maximising and minimising it, scaled by k/steps."""
+def _first_layer_extremes(graph: Graph, steps: int = 32) -> np.ndarray:
+    """Per output (channel) of the first Dense or Conv2D, the inputs maximising and minimising it, scaled by
+    k/steps; for a Conv2D the kernel's sign pattern is written into every window (overlaps keep one write)."""
     fmt, shape = graph.input_format, graph.input_shape
-    dense = next((op for op in graph.ops if isinstance(op, Dense)), None)
-    if dense is None:
+    first = next((op for op in graph.ops if isinstance(op, (Dense, Conv2D, Pool2D, Upsample2D))), None)
+    if not isinstance(first, (Dense, Conv2D)):
         return np.zeros((0, int(np.prod(shape))), np.int64)
-    for op in graph.ops[: graph.ops.index(dense)]:
+    for op in graph.ops[: graph.ops.index(first)]:
         shape = op.shape if isinstance(op, Reshape) else shape
-    signs = np.sign(dense.weight.T)
+    matrix = first.matrix if isinstance(first, Conv2D) else first.weight
+    signs = np.sign(matrix.T)
     signs = np.concatenate([signs, -signs])
     extremes = np.where(signs > 0, fmt.max_int, np.where(signs < 0, fmt.min_int, 0))
+    if isinstance(first, Conv2D):  # (rows, kh * kw * cin) kernels -> (rows, H * W, cin) images
+        h, w, cin = shape
+        images = np.zeros((len(extremes), h * w + 1, cin), np.int64)  # the last pixel collects the padding
+        images[:, first.window.indices((h, w)).reshape(-1, first.window.size[0] * first.window.size[1])] = \
+            extremes.reshape(len(extremes), 1, -1, cin)
+        extremes = images[:, :-1].reshape(len(extremes), -1)
     scales = np.arange(1, steps + 1) / steps
     rows = np.round(extremes[:, None, :] * scales[None, :, None]).astype(np.int64).reshape(-1, extremes.shape[1])
+    if isinstance(first, Conv2D):
+        return rows
     # the Dense reads the last axis: repeat each row over the leading axes, then flatten in input order
     full = np.broadcast_to(rows.reshape(len(rows), *[1] * (len(shape) - 1), -1), (len(rows), *shape))
     return full.reshape(len(rows), -1)

@@ -3,7 +3,17 @@
 hls4ml names its layers after the Keras layers, except that a Dense layer with an activation is
 split into the dense layer and a ``<dense>_<activation>`` layer (``d1_quantized_relu``, ``d1_relu``,
 ``d1_linear``).  The graph names that activation ``<dense>_act``, so the two chains are aligned in
-order rather than by name; anything left unmatched on either side is an error.
+order rather than by name; anything left unmatched on either side is an error.  The same holds for a
+Conv2D and its activation.
+
+Convolutions: io_parallel with the Latency strategy, i.e. ``conv_2d_latency_cl``: hls4ml's generated
+im2col (``fill_buffer``) feeds every output pixel's window to one unrolled matrix multiply, accumulated
+in ``accum_t`` and cast to the result.  It is chosen because its arithmetic is the graph's exactly
+(products and bias into the exact accumulator, one cast), and `ParallelizationFactor` = every output
+pixel makes it fully parallel like the dense layers (the Resource strategy shares multipliers through
+a reuse factor instead; the io_stream line-buffer implementations do not apply to io_parallel).
+Pooling is ``pooling2d_cl`` (sum in ``accum_t``, ``/= n``, cast: exact with the graph's formats) and
+UpSampling2D hls4ml's ``Resize`` (nearest).
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from hls4ml.model.types import FixedPrecisionType
 
 from codesign.errors import CodesignError
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize, Scale
+from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Scale
 
 #: Used by hls4ml only for types the graph has no say in (activation tables, never used by ReLU/linear).
 DEFAULT_PRECISION = "ap_fixed<16,6>"
@@ -31,9 +41,18 @@ class LayerPrecision:
 
     op: str  # the graph operation's name ("input" for the input layer)
     result: FixedFormat
-    dense: Dense | None = None  # weight, bias and accumulator formats and the weight values
+    dense: Dense | Conv2D | None = None  # weight, bias and accumulator formats and the weight values
     relu: bool = False
     scale: Scale | None = None  # a BatchNormalization: scale and shift formats and values
+    pool: Pool2D | None = None  # the pooling's accumulator
+
+    @property
+    def hls_class(self) -> str | None:
+        """The hls4ml layer class this layer must be, for the graph's weighted and pooling ops."""
+        for op, name in ((self.dense, "Dense"), (self.scale, "BatchNormalization"), (self.pool, "Pooling2D")):
+            if op is not None:
+                return "Conv2D" if isinstance(op, Conv2D) else name
+        return None
 
     def config(self) -> dict[str, str]:
         """The layer's ``Precision`` entry of the hls4ml configuration."""
@@ -42,10 +61,12 @@ class LayerPrecision:
             precision |= {
                 "weight": self.dense.weight_format.hls(),
                 "bias": self.dense.bias_format.hls(),
-                "accum": self.dense.output_format.hls(),
+                "accum": self.dense.accum_format.hls(),
             }
         if self.scale is not None:
             precision |= {"scale": self.scale.weight_format.hls(), "bias": self.scale.bias_format.hls()}
+        if self.pool is not None:
+            precision["accum"] = self.pool.accum_format.hls()
         return precision
 
 
@@ -67,9 +88,10 @@ def layer_precisions(model, graph: Graph) -> dict[str, LayerPrecision]:
                                                    and name.startswith(f"{dense.name}_"))):
             ops.pop(0)
             relu = isinstance(op, Quantize) and op.relu
-            precisions[name] = LayerPrecision(op.name, op.output_format, op if isinstance(op, Dense) else None, relu,
-                                              op if isinstance(op, Scale) else None)
-            fmt, dense = op.output_format, op if isinstance(op, Dense) else None
+            weighted = op if isinstance(op, (Dense, Conv2D)) else None
+            precisions[name] = LayerPrecision(op.name, op.output_format, weighted, relu,
+                                              op if isinstance(op, Scale) else None, op if isinstance(op, Pool2D) else None)
+            fmt, dense = op.output_format, weighted
         elif _is_linear_activation(model, name, dense):
             precisions[name] = LayerPrecision(f"{name} (identity)", fmt)
             dense = None
@@ -80,7 +102,7 @@ def layer_precisions(model, graph: Graph) -> dict[str, LayerPrecision]:
     return precisions
 
 
-def _is_linear_activation(model, name: str, dense: Dense | None) -> bool:
+def _is_linear_activation(model, name: str, dense: Dense | Conv2D | None) -> bool:
     """Whether hls4ml layer `name` is a linear activation (which the graph omits)."""
     if dense is not None and name == f"{dense.name}_linear":
         return True
@@ -97,6 +119,9 @@ def hls_config(model, graph: Graph, reuse_factor: int = 1) -> dict:
         name: {"Precision": precision.config(), "ReuseFactor": reuse_factor, "Trace": False}
         for name, precision in layer_precisions(model, graph).items()
     }
+    for op in graph.ops:  # every output pixel of a convolution at once (see the module docstring)
+        if isinstance(op, Conv2D):
+            layers[op.name]["ParallelizationFactor"] = int(np.prod(_conv_pixels(model, op.name)))
     return {
         "Model": {"Precision": {"default": DEFAULT_PRECISION}, "ReuseFactor": reuse_factor, "Strategy": "Latency",
                   "BramFactor": 1_000_000_000, "TraceOutput": False},
@@ -121,9 +146,8 @@ def enforce_precisions(hls_model, model, graph: Graph) -> None:
         expected = precisions.get(name)
         if expected is None:
             raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) has no counterpart in the fixed-point graph")
-        if (expected.dense is None) != (layer.class_name != "Dense"):
-            raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) does not match graph op {expected.op}")
-        if (expected.scale is None) != (layer.class_name != "BatchNormalization"):
+        kind = {"PointwiseConv2D": "Conv2D"}.get(layer.class_name, layer.class_name)  # hls4ml's name for 1x1 kernels
+        if expected.hls_class != (kind if kind in ("Dense", "Conv2D", "BatchNormalization", "Pooling2D") else None):
             raise CodesignError(f"hls4ml layer {name} ({layer.class_name}) does not match graph op {expected.op}")
         if expected.dense is not None:
             _set_weights_type(layer, expected.dense)
@@ -140,7 +164,7 @@ def _types(layer, expected: LayerPrecision) -> list[tuple[str, object, FixedForm
     dense = expected.dense
     if dense is not None:
         types += [
-            ("accum", layer.get_attr("accum_t").precision, dense.output_format),
+            ("accum", layer.get_attr("accum_t").precision, dense.accum_format),
             ("weight", layer.weights["weight"].type.precision, dense.weight_format),
             ("bias", layer.weights["bias"].type.precision, dense.bias_format),
         ]
@@ -149,10 +173,17 @@ def _types(layer, expected: LayerPrecision) -> list[tuple[str, object, FixedForm
             ("scale", layer.weights["scale"].type.precision, expected.scale.weight_format),
             ("bias", layer.weights["bias"].type.precision, expected.scale.bias_format),
         ]
+    if expected.pool is not None:
+        types.append(("accum", layer.get_attr("accum_t").precision, expected.pool.accum_format))
     return types
 
 
-def _set_weights_type(layer, dense: Dense) -> None:
+def _conv_pixels(model, name: str) -> tuple[int, int]:
+    """(height, width) of a Keras convolution's output."""
+    return tuple(int(d) for d in model.get_layer(name).output_shape[1:3])
+
+
+def _set_weights_type(layer, dense: Dense | Conv2D) -> None:
     """Check the values hls4ml will write against the graph's, then give them the graph's types."""
     for key, ints, fmt in (("weight", dense.weight, dense.weight_format), ("bias", dense.bias, dense.bias_format)):
         variable = layer.weights[key]

@@ -1,7 +1,8 @@
 """`codesign train axol1tl`: QAT of the VAE, input scaling, thresholds and metrics, from seeds.
 
-The weights are trained on the weighted zero bias with its per-event weights (plus magnitude pruning), the
-same architecture in float beside it; samples, scaling, thresholds, metrics and the written card come from
+The weights are trained on the weighted zero bias with its per-event weights and the per-event beta-VAE loss
+(`codesign.zoo.axol1tl.vae_loss`; plus magnitude pruning), the same architecture in float beside it; samples,
+scaling, thresholds (on the card's total-rate targets), metrics and the written card come from
 `codesign.train.common`.
 """
 
@@ -39,7 +40,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
         keras.utils.set_random_seed(training["seed"])
         tf.config.experimental.enable_op_determinism()
         vae, encoder = axol1tl.build(card, quantized=quantized)
-        vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mse")
+        vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss=axol1tl.vae_loss(training["beta"]))
         sparsity = card.data["quantization"]["pruning"]["final_sparsity"]
         dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
         callbacks = [MagnitudePruning(dense, sparsity, epochs)] if sparsity > 0 else []

@@ -6,7 +6,9 @@ on the present objects of the training zero bias (`codesign.fixed.scaling`); the
 come from an independent *reference* zero bias, through the bit-exact trigger emulation, with rate
 intervals: `working_points.rate_khz` targets the total rate, `working_points.unique_rate_khz` the rate of
 events no Level-1 menu seed fires.  Metrics: weighted AUC, efficiency and pure efficiency with intervals for
-every signal, the same for the architecture trained in float, and the input saturation of present objects.
+every signal, the same for the architecture trained in float (its thresholds at the card's `rate_khz` target,
+or, for a unique-rate target, at the firmware working point's measured total rate), per working point the
+largest share of one pileup-pool interaction, and the input saturation of present objects.
 """
 
 from __future__ import annotations
@@ -139,8 +141,9 @@ def evaluate_and_write(card: Card, samples: Samples, raws: dict[str, np.ndarray]
     card.data["working_points"]["thresholds"] = dict(chain.thresholds)
 
     float_reference = float_score(raws["reference"])
-    float_thresholds = {name: working_point(float_reference, wp["rate_hz"]["value"], reference.weights).threshold
-                        for name, wp in zip(chain.thresholds, points)}  # the firmware's measured rates
+    float_targets_hz = {name: khz * 1e3 for name, khz in (card.data["working_points"].get("rate_khz") or {}).items()}
+    float_thresholds = {wp["name"]: working_point(float_reference, float_targets_hz.get(wp["name"], wp["rate_hz"]["value"]),
+                                                  reference.weights).threshold for wp in points}
     net_format = card.format(card.data["inputs"]["network_format"])
     metrics = {
         "source": "codesign train: thresholds, rates and efficiencies on the reference zero bias and signal samples"
@@ -153,7 +156,8 @@ def evaluate_and_write(card: Card, samples: Samples, raws: dict[str, np.ndarray]
                        for key, s in (("training", samples.background), ("reference", reference))},
         "score_lsb": model.lsb,
         "menu": report["menu"],
-        "working_points": {wp["name"]: {k: wp[k] for k in ("threshold_lsb", "rate_hz", "pure_rate_hz", "flagged")}
+        "working_points": {wp["name"]: {**{k: wp[k] for k in ("threshold_lsb", "rate_hz", "pure_rate_hz", "flagged")},
+                                        "tail": _tail(reference, wp["threshold_lsb"] * model.lsb)}
                            for wp in points},
         "input_saturation": {name: saturation_by_feature(scaling, raws[name], net_format, card.features())
                              for name in ("reference", *samples.signals)},
@@ -173,6 +177,15 @@ def evaluate_and_write(card: Card, samples: Samples, raws: dict[str, np.ndarray]
         }
     _write(card, encoder, metrics)
     return metrics
+
+
+def _tail(reference: Sample, threshold: float) -> dict:
+    """Who makes up the reference rate above a threshold: the largest share of one reused pileup-pool
+    interaction (and the crossings it leads) and of one event (`codesign.data.zerobias.tail_shares`)."""
+    from codesign.data.zerobias import tail_shares
+
+    shares = tail_shares(reference.weights, reference.scores > threshold, reference.events.lead_interaction)
+    return {"pool_share": shares.pool_share, "pool_crossings": shares.pool_crossings, "event_share": shares.event_share}
 
 
 def _write(card: Card, encoder, metrics: dict) -> None:

@@ -8,7 +8,9 @@ its float32 neighbour with an odd mantissa (rounding boundaries, multiples of ha
 mantissas, so no boundary lies between `v` and that neighbour for quantizers up to ~21 bits).  Values
 beyond four times a quantizer's range are first clipped to that (its result saturates either way):
 QKeras' straight-through ``x + (q(x) - x)`` in float32 would lose the result's low bits for huge `x`.
-BatchNormalization is float64 ``(x - mean) / sqrt(var + eps) * gamma + beta``.
+BatchNormalization is float64 ``(x - mean) / sqrt(var + eps) * gamma + beta``.  Convolutions and
+pooling are written here directly (padded arrays, a sum over kernel offsets), independently of the
+graph's window index maps.
 """
 
 from __future__ import annotations
@@ -30,13 +32,17 @@ def _layer(layer, values: np.ndarray) -> np.ndarray:
     kind = type(layer).__name__
     if kind in ("InputLayer", "Dropout"):
         return values
-    if kind in ("QDense", "Dense"):
+    if kind in ("QDense", "Dense", "QConv2D", "Conv2D"):
         weights = layer.get_weights()
         kernel = _quantized(getattr(layer, "kernel_quantizer_internal", None), weights[0])
-        out = values @ kernel
+        out = _conv(values, kernel, layer) if kind.endswith("Conv2D") else values @ kernel
         if layer.use_bias:
             out = out + _quantized(getattr(layer, "bias_quantizer_internal", None), weights[1])
         return _activation(layer.activation, out)
+    if kind in ("AveragePooling2D", "MaxPooling2D"):
+        return _pool(values, layer, np.nanmean if kind == "AveragePooling2D" else np.nanmax)
+    if kind == "UpSampling2D":
+        return values.repeat(layer.size[0], axis=1).repeat(layer.size[1], axis=2)
     if kind == "QActivation":
         return _activation(layer.quantizer, values)
     if kind == "Activation":
@@ -50,6 +56,34 @@ def _layer(layer, values: np.ndarray) -> np.ndarray:
         mean, var = (w.numpy().astype(np.float64) for w in (layer.moving_mean, layer.moving_variance))
         return (values - mean) / np.sqrt(var + layer.epsilon) * gamma + beta
     raise CodesignError(f"layer {layer.name} ({kind}) has no float64 QKeras reference")
+
+
+def _padded(values: np.ndarray, size, strides, padding: str, fill: float) -> tuple[np.ndarray, tuple[int, int]]:
+    """Keras' padding of (N, H, W, C) values (the odd row/column at the bottom/right) and the output size."""
+    if padding == "valid":
+        return values, tuple((n - k) // s + 1 for n, k, s in zip(values.shape[1:3], size, strides))
+    out = tuple(-(-n // s) for n, s in zip(values.shape[1:3], strides))
+    total = [max((o - 1) * s + k - n, 0) for o, s, k, n in zip(out, strides, size, values.shape[1:3])]
+    pads = [(0, 0), *[(t // 2, t - t // 2) for t in total], (0, 0)]
+    return np.pad(values, pads, constant_values=fill), out
+
+
+def _conv(values: np.ndarray, kernel: np.ndarray, layer) -> np.ndarray:
+    (kh, kw), (sh, sw) = kernel.shape[:2], layer.strides
+    x, (oh, ow) = _padded(values, (kh, kw), (sh, sw), layer.padding, 0.0)
+    out = np.zeros((len(x), oh, ow, kernel.shape[3]))
+    for i in range(kh):
+        for j in range(kw):
+            out += x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] @ kernel[i, j]
+    return out
+
+
+def _pool(values: np.ndarray, layer, reduce) -> np.ndarray:
+    """Keras pooling: padding never counts (NaN-padded, reduced with the NaN-ignoring reduction)."""
+    (kh, kw), (sh, sw) = layer.pool_size, layer.strides
+    x, (oh, ow) = _padded(values, (kh, kw), (sh, sw), layer.padding, np.nan)
+    stack = [x[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] for i in range(kh) for j in range(kw)]
+    return reduce(np.stack(stack), axis=0)
 
 
 def _quantized(quantizer, weights: np.ndarray) -> np.ndarray:

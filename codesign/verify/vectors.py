@@ -2,6 +2,8 @@
 
 * `sensitivity_counts`: one input at a time, at every power-of-two magnitude of its format and at
   both ends, both signs, the others zero: a wrong weight, shift or cast on one input path shows.
+* `overrange_counts`: one input at a time just and far beyond either end of its format, where the
+  input cast saturates: a cast that wraps instead shows on every input.
 * `threshold_vectors`: raw trigger inputs whose score lands exactly on each working point's
   threshold and one score LSB either side, so a comparator off by one LSB (or `>` written `>=`) shows.
   Found by sweeping one feature of random events over its raw range, then every raw value between
@@ -28,7 +30,18 @@ def sensitivity_counts(fmt: FixedFormat, n_in: int) -> np.ndarray:
     """(rows, n_in) counts: each input alone at +-2**k (k = 0.. the width) and at the format's extremes."""
     magnitudes = [2**k for k in range(fmt.width - int(fmt.signed))]
     values = sorted({v for m in magnitudes for v in (m, -m) if fmt.min_int <= v <= fmt.max_int} | {fmt.min_int, fmt.max_int})
-    values = [v for v in values if v != 0]
+    return _one_hot([v for v in values if v != 0], n_in)
+
+
+def overrange_counts(fmt: FixedFormat, n_in: int) -> np.ndarray:
+    """(rows, n_in) counts beyond the format's range, each input alone 1, 2 and 2**(width-1) LSBs past either
+    end, the others zero: the cast into `fmt` saturates them, so a cast that wraps (or clips elsewhere) shows."""
+    past = (1, 2, 2 ** (fmt.width - 1))
+    return _one_hot([fmt.max_int + d for d in past] + [fmt.min_int - d for d in past], n_in)
+
+
+def _one_hot(values: list[int], n_in: int) -> np.ndarray:
+    """Each input alone at each of `values`, the others zero: (n_in * len(values), n_in) counts."""
     rows = np.zeros((n_in * len(values), n_in), dtype=np.int64)
     for i in range(n_in):
         rows[i * len(values):(i + 1) * len(values), i] = values

@@ -27,7 +27,7 @@ from codesign.cache import cache_dir, cache_key
 from codesign.errors import CodesignError, one_line
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
-from codesign.fixed.graph import Dense, Graph, Quantize, Reshape, Scale
+from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Scale, Upsample2D, Window
 from codesign.fixed.trigger import TriggerChain
 from codesign.verify.runner import SIMULATORS, rtl_sources, simulate
 from codesign.verify.vectors import raw_edge_vectors, trigger_counts
@@ -267,12 +267,18 @@ def graph_from_json(text: str) -> Graph:
     data = json.loads(text)
     ops = []
     for op in data["ops"]:
-        if op["type"] in ("Dense", "Scale"):
-            kind = Dense if op["type"] == "Dense" else Scale
+        if op["type"] in ("Dense", "Scale", "Conv2D"):
+            kind = {"Dense": Dense, "Scale": Scale, "Conv2D": Conv2D}[op["type"]]
+            extra = {"strides": tuple(op["strides"]), "padding": op["padding"]} if kind is Conv2D else {}
+            extra |= {key: FixedFormat(**op[key]) for key in ("accum", "result") if key in op}
             ops.append(kind(op["name"], np.array(op["weight"], np.int64), FixedFormat(**op["weight_format"]),
-                            np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"])))
+                            np.array(op["bias"], np.int64), FixedFormat(**op["bias_format"]), **extra))
         elif op["type"] == "Quantize":
             ops.append(Quantize(op["name"], FixedFormat(**op["output_format"]), op["relu"]))
+        elif op["type"] == "Pool2D":
+            ops.append(Pool2D(op["name"], op["kind"], Window(tuple(op["size"]), tuple(op["strides"]), op["padding"])))
+        elif op["type"] == "Upsample2D":
+            ops.append(Upsample2D(op["name"], tuple(op["factor"])))
         else:
             ops.append(Reshape(op["name"], tuple(op["shape"])))
     return Graph(data["name"], tuple(data["input_shape"]), FixedFormat(**data["input_format"]), ops)

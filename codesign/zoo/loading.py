@@ -39,18 +39,25 @@ class LoadedModel:
     chain: TriggerChain | None = None
 
 
-def load_model(target: str | Path) -> LoadedModel:
-    """`target` is a zoo model name, a model folder with a card, or a `.h5` file."""
-    from codesign.fixed.lower import lower_keras
+def load_model(target: str | Path, hls_config: Path | None = None) -> LoadedModel:
+    """`target` is a zoo model name, a model folder with a card, or a `.h5` file.
 
+    Explicit accumulator/result precisions come from `hls_config` (hls4ml-style YAML), else from the card's
+    ``hls_config`` mapping (`codesign.fixed.precisions`); without either every accumulator is exact."""
+    from codesign.fixed.lower import lower_keras
+    from codesign.fixed.precisions import parse_precisions, read_hls_config
+
+    precisions = read_hls_config(hls_config) if hls_config is not None else None
     if str(target).endswith((".h5", ".hdf5", ".keras")):
         model = load_keras(Path(target))
-        graph, note = lower_keras(model)
+        graph, note = lower_keras(model, precisions=precisions)
         return LoadedModel(Path(target).stem, model, graph, note)
     card = load_card(target)
     if not card.encoder_path.is_file():
         raise CodesignError(f"model {card.name} has no trained weights ({card.encoder_path}); run `codesign train {card.name}`")
     model = load_keras(card.encoder_path)
-    graph, note = lower_keras(model)
+    if precisions is None:
+        precisions = parse_precisions(card.data.get("hls_config"), f"{card.name} card, hls_config")
+    graph, note = lower_keras(model, precisions=precisions)
     chain = TriggerChain(card.scaling(), graph, card.score(), card.thresholds())
     return LoadedModel(card.name, model, graph, note, card, chain)

@@ -24,9 +24,16 @@ def sample(args):
     return mu + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mu))
 
 
-def kl_divergence(mu, log_var):
-    """Per-event KL divergence of N(mu, sigma^2) from N(0, 1), summed over the latent dimensions."""
-    return -0.5 * tf.reduce_sum(1 + log_var - tf.square(mu) - tf.exp(log_var), axis=1)
+def kl_divergence(mu, log_var, keepdims: bool = False):
+    """Per-event KL divergence of N(mu, sigma^2) from N(0, 1), summed over the latent dimensions (a column
+    with `keepdims`)."""
+    return -0.5 * tf.reduce_sum(1 + log_var - tf.square(mu) - tf.exp(log_var), axis=1, keepdims=keepdims)
+
+
+def kl_column(args):
+    """`kl_divergence` of ``(mu, log_var)`` as a column (a Keras Lambda's function)."""
+    mu, log_var = args
+    return kl_divergence(mu, log_var, keepdims=True)
 
 
 def encoder(card: Card, quantized: bool = True):

@@ -85,9 +85,9 @@ def test_model_without_input_quantizer_states_the_assumed_format():
 
 
 def test_unsupported_layer_is_named():
-    inputs = keras.Input((4, 4, 1))
-    x = keras.layers.Conv2D(2, 3, name="my_conv")(inputs)
-    with pytest.raises(CodesignError, match=r"layer my_conv \(Conv2D\) is not supported"):
+    inputs = keras.Input((4, 4))
+    x = keras.layers.LSTM(2, name="my_lstm")(inputs)
+    with pytest.raises(CodesignError, match=r"layer my_lstm \(LSTM\) is not supported"):
         lower_keras(keras.Model(inputs, x))
 
 

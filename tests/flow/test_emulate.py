@@ -106,7 +106,7 @@ def test_chunked_emulation_is_identical_and_bounded_in_memory(small_h5, tmp_path
     import codesign.emulate as E
 
     model = load_model(small_h5)
-    monkeypatch.setattr(E, "load_model", lambda target: model)
+    monkeypatch.setattr(E, "load_model", lambda target, hls_config=None: model)
 
     def chunked_peak(rows: int) -> tuple[int, int]:
         """(peak traced bytes of a chunked run, input bytes), after checking it equals a one-chunk run."""

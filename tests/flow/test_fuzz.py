@@ -39,7 +39,7 @@ def small_model(small_h5):
 @FUZZ
 @given(array=hnp.arrays(DTYPES, SHAPES), as_object=st.booleans())
 def test_emulate_any_array(small_h5, small_model, tmp_path, monkeypatch, capsys, array, as_object):
-    monkeypatch.setattr(E, "load_model", lambda target: small_model)
+    monkeypatch.setattr(E, "load_model", lambda target, hls_config=None: small_model)
     src, out = tmp_path / "x.npy", tmp_path / "y.npy"
     out.unlink(missing_ok=True)
     np.save(src, array.astype(object) if as_object else array, allow_pickle=as_object)
@@ -65,7 +65,7 @@ def root_bytes(sample) -> bytes:
 @FUZZ
 @given(data=st.data())
 def test_data_info_and_emulate_on_damaged_root(root_bytes, axol1tl, tmp_path, monkeypatch, capsys, data):
-    monkeypatch.setattr(E, "load_model", lambda target: axol1tl)
+    monkeypatch.setattr(E, "load_model", lambda target, hls_config=None: axol1tl)
     raw = bytearray(root_bytes)
     cut = data.draw(st.one_of(st.none(), st.integers(0, len(raw))), label="truncate at")
     flips = data.draw(st.lists(st.tuples(st.integers(0, len(raw) - 1), st.integers(1, 255)), max_size=8), label="flips")

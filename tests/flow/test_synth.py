@@ -165,7 +165,7 @@ def test_default_axol1tl(tmp_path, monkeypatch):
     assert [w["name"] for w in report["working_points"]] == ["Loose", "Medium", "Tight"]
     for w in report["working_points"]:
         assert f"| {w['name']} | {w['threshold_lsb']} |" in md
-    assert report["metrics"]["signals"]["zprime_ll"]["auc_firmware"] > 0.9
+    assert report["metrics"]["signals"]["zprime_ee"]["auc_firmware"] > 0.9
     library, = (tmp_path / "axo" / "hls").glob("lib*_trigger.so")
     assert b".partial-" not in library.read_bytes()  # no temporary build path inside
 

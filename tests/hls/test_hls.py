@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import keras
@@ -173,3 +173,19 @@ def test_corrupted_weight_is_caught(built, tmp_path: Path):
     assert result.mismatches > 0 and len(result.first_mismatches) > 0
     saved = np.load(result.saved)
     assert np.array_equal(saved["inputs"][0], x[result.first_mismatches[0]])
+
+
+@pytest.mark.parametrize("name", ["signed", "saturating", "wide"])
+def test_input_cast_wrapping_instead_of_saturating_is_caught_on_every_input(name: str):
+    """The input cast's overflow mode (SAT -> WRAP) shows on >= 10 vectors, and on every input alone: the
+    one-hot vectors past either end of the input range (`overrange_counts`)."""
+    graph, _ = lower_keras(_model(name, SPECS[name]))
+    fmt = graph.input_format
+    x = edge_case_vectors(graph, 10_000, np.random.default_rng(4))
+    wrapping = replace(fmt, overflow="WRAP")
+    caught = (emulate_ints(graph, fmt.quantize(x)) != emulate_ints(graph, wrapping.quantize(x))).any(axis=1)
+    assert caught.sum() >= 10
+    flat = x.reshape(len(x), -1)
+    past_the_range = (flat > fmt.max_value) | (flat < fmt.min_value)
+    alone = past_the_range.sum(axis=1) == 1
+    assert np.all(past_the_range[caught & alone].any(axis=0)), "an input whose wrapping no one-hot vector shows"

@@ -7,13 +7,15 @@ da4ml 0.5.2's C++ interpreter wraps signed values wider than 32 bits into the wr
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from da4ml.cmvm.types import _minimal_kif
 from da4ml.trace import FixedVariableArrayInput, comb_trace
 
 from codesign.fixed import emulate_ints, lower_keras
+from codesign.fixed.graph import Dense
 from codesign.rtl import write_rtl
 from codesign.rtl.interpret import run_pipeline
-from codesign.rtl.trace import HW_CONFIG
+from codesign.rtl.trace import HW_CONFIG, SEARCH_DIGITS, csd_digits
 from tests.rtl.test_rtl import vectors_for
 
 
@@ -64,3 +66,16 @@ def test_high_clock_pipeline_with_wide_registers(tmp_path):
     x = vectors_for(graph, n_random=3000)
     np.testing.assert_array_equal(project.predict_ints(x), emulate_ints(graph, x))
 
+
+
+@pytest.mark.slow
+def test_57_64_64_16_with_12_and_16_bit_weights_at_40_mhz(tmp_path):
+    """The net of the report: 57-64-64-16, 12-bit hidden and 16-bit output weights, at the default clock.  Its
+    kernels are above SEARCH_DIGITS: solved once each (minutes, where da4ml's full search took over 25).  The
+    second stage's registers are 32 bits wide with this solution (the 400 MHz test above has 33-34)."""
+    graph = lower_keras(wide_mlp((57, 64, 64, 16), weight_bits=12))[0]
+    assert all(csd_digits(op.weight) > SEARCH_DIGITS for op in graph.ops if isinstance(op, Dense))
+    project = write_rtl(graph, tmp_path / "rtl", clock_mhz=40)
+    assert project.latency_cycles >= 2 and _widest_stage_input(project) >= 32
+    x = vectors_for(graph, n_random=3000)
+    np.testing.assert_array_equal(project.predict_ints(x), emulate_ints(graph, x))

@@ -52,7 +52,8 @@ def test_training_is_deterministic_and_complete(tmp_path, samples):
     signal = on_disk["signals"]["zprime_ll"]
     assert set(signal) == {"events", "auc_firmware", "auc_float", "menu_efficiency", "efficiency_firmware",
                            "pure_efficiency_firmware", "efficiency_float"}
-    assert signal["auc_firmware"] > 0.6  # even 3 epochs separate Z' from zero bias
+    # even 3 epochs separate Z' from zero bias, in firmware and in float (a latent collapsed to the prior does not)
+    assert signal["auc_firmware"] > 0.6 and signal["auc_float"] > 0.6
     for wp, efficiency in signal["efficiency_firmware"].items():
         assert efficiency["low"] <= efficiency["value"] <= efficiency["high"]
         assert signal["pure_efficiency_firmware"][wp]["value"] <= efficiency["value"]
