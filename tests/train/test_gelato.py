@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from codesign.train.common import Samples, read_sample
-from codesign.train.gelato import train
+from codesign.train.gelato import fit, train
 from codesign.zoo import load_card
 from codesign.zoo.card import models_dir
 from codesign.zoo.loading import load_model
@@ -39,12 +39,12 @@ def _tiny_card(folder):
 
 @pytest.mark.slow
 def test_vae_gan_training(tmp_path, samples):
-    graphs = []
-    for run in ("a", "b"):
-        metrics = train(_tiny_card(tmp_path / run), *samples)
-        graphs.append(load_model(tmp_path / run).graph.to_json())
-    assert graphs[0] == graphs[1]
+    train(_tiny_card(tmp_path / "a"), *samples)
     card = load_card(tmp_path / "a")
+    # the same seed gives the same weights (the whole `train` adds only seeded or deterministic steps)
+    x = _network_inputs(load_model(tmp_path / "a"), samples[1]["background"])
+    runs = [fit(card, x, samples[0].background.weights, 1, quantized=True)[0].firmware.get_weights() for _ in "ab"]
+    assert all(np.array_equal(a, b) for a, b in zip(*runs))
     assert set(card.thresholds()) == {"Loose", "Tight"} and card.thresholds()["Tight"] >= card.thresholds()["Loose"]
     on_disk = json.loads((tmp_path / "a" / "metrics.json").read_text())
     assert set(on_disk["final_losses"]["qat"]) == {"reconstruction", "kl", "adversarial", "discriminator", "generator"}
