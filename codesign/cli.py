@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--vectors", type=options.vectors, default=10_000, help="bit-exactness vectors (default %(default)s)")
     synth.add_argument("--estimate", choices=("fast", "full"), default=None,
                        help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes, gives the "
-                            "LUT/CARRY levels); default: full with --combinational, else fast")
+                            "LUT/CARRY levels) (default fast; full with --combinational)")
     synth.add_argument("--combinational", action="store_true",
                        help="no register inside the logic (inputs and result registered at the ports, latency 1): "
                             "the report says whether its depth fits one clock period")
