@@ -141,9 +141,12 @@ def evaluate_and_write(card: Card, samples: Samples, raws: dict[str, np.ndarray]
     card.data["working_points"]["thresholds"] = dict(chain.thresholds)
 
     float_reference = float_score(raws["reference"])
-    float_targets_hz = {name: khz * 1e3 for name, khz in (card.data["working_points"].get("rate_khz") or {}).items()}
-    float_thresholds = {wp["name"]: working_point(float_reference, float_targets_hz.get(wp["name"], wp["rate_hz"]["value"]),
-                                                  reference.weights).threshold for wp in points}
+    # the float model at the card's total-rate target, else (a unique-rate target) at the firmware's total rate
+    total_khz = card.data["working_points"].get("rate_khz") or {}
+    float_thresholds = {
+        wp["name"]: working_point(float_reference, total_khz[wp["name"]] * 1e3 if wp["name"] in total_khz
+                                  else wp["rate_hz"]["value"], reference.weights).threshold
+        for wp in points}
     net_format = card.format(card.data["inputs"]["network_format"])
     metrics = {
         "source": "codesign train: thresholds, rates and efficiencies on the reference zero bias and signal samples"
