@@ -45,14 +45,17 @@ def _data_processes(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from codesign.train.axol1tl import load_samples, train
+    from codesign.train import axol1tl, gelato
+    from codesign.train.common import load_samples
     from codesign.zoo import load_card
 
+    trainers = {"vae": axol1tl.train, "vae_gan": gelato.train}
     card = load_card(args.model)
-    if card.data.get("family") != "vae":
-        raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented yet")
+    if card.data.get("family") not in trainers:
+        raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented yet; "
+                            f"known: {', '.join(trainers)}")
     samples, raws = load_samples(card, jobs=args.jobs)
-    metrics = train(card, samples, raws, epochs=args.epochs, verbose=2)
+    metrics = trainers[card.data["family"]](card, samples, raws, epochs=args.epochs, verbose=2)
     for name, wp in metrics["working_points"].items():
         r = wp["rate_hz"]
         print(f"{name:8s} threshold {wp['threshold_lsb']:6d} LSB  rate {r['value'] / 1e3:.3g} kHz "
@@ -75,8 +78,9 @@ def _synth(args: argparse.Namespace) -> None:
     from codesign.synth import synthesize
 
     report = synthesize(args.model, part=args.part, clock_mhz=args.clock_mhz, output=args.output,
-                        reuse_factor=args.reuse_factor, vectors=args.vectors, estimate=args.estimate,
-                        vendor=args.vendor, hls_config=args.hls_config,
+                        reuse_factor=args.reuse_factor, vectors=args.vectors,
+                        estimate=args.estimate or ("full" if args.combinational else "fast"),
+                        vendor=args.vendor, combinational=args.combinational, hls_config=args.hls_config,
                         progress=lambda line: print(line, flush=True))  # progress shows up in logs and pipes too
     res, util = report["resources"], report["utilization_pct"]
     print(f"{report['model']} on {report['part']} at {report['clock_mhz']:g} MHz: "
@@ -84,6 +88,12 @@ def _synth(args: argparse.Namespace) -> None:
           f"LUT {res['lut']['value']} ({util['lut']:.2f}%), FF {res['ff']['value']}, DSP {res['dsp']['value']}, "
           f"BRAM {res['bram']['value']:g} [{res['lut']['source']}, {res['lut']['flow']}]; "
           f"bit-exact on {report['bit_exact']['vectors']} vectors")
+    if "combinational" in report:
+        c = report["combinational"]
+        levels = c["lut_carry_levels"] if c["lut_carry_levels"] is not None else "n/a (--estimate full)"
+        print(f"combinational: {c['adder_levels']} adder levels, {levels} LUT/CARRY levels; estimated "
+              f"{c['delay_ns']:g} +- {c['uncertainty_ns']:g} ns of {c['period_ns']:g} ns: "
+              f"{'fits' if c['fits'] else 'does NOT fit'} with a {c['target_margin']:.0%} margin")
     print(f"project: {report['project']}")
 
 
@@ -174,7 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     synth = verbs.add_parser(
         "synth", help="graph, emulator, hls4ml project, RTL, bit-exactness checks and latency/resource report",
         epilog=options.examples("codesign synth axol1tl --part xcvu9p",
-                                "codesign synth my_model.h5 --part xc7vx690t --clock-mhz 240 -o my_project"),
+                                "codesign synth my_model.h5 --part xc7vx690t --clock-mhz 240 -o my_project",
+                                "codesign synth gelato --part xcvu9p --combinational"),
     )
     synth.add_argument("model", metavar="MODEL", help="zoo model name (e.g. axol1tl), model folder, or QKeras .h5 file")
     synth.add_argument("--part", default="xcvu9p",
@@ -183,8 +194,12 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("--reuse-factor", type=options.integer(1, 4096), default=1,
                        help="hls4ml reuse factor (default %(default)s)")
     synth.add_argument("--vectors", type=options.vectors, default=10_000, help="bit-exactness vectors (default %(default)s)")
-    synth.add_argument("--estimate", choices=("fast", "full"), default="fast",
-                       help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes)")
+    synth.add_argument("--estimate", choices=("fast", "full"), default=None,
+                       help="Yosys flow: fast word-level estimate (seconds) or full synth_xilinx (minutes, gives the "
+                            "LUT/CARRY levels) (default fast; full with --combinational)")
+    synth.add_argument("--combinational", action="store_true",
+                       help="no register inside the logic (inputs and result registered at the ports, latency 1): "
+                            "the report says whether its depth fits one clock period")
     synth.add_argument("--vendor", action="store_true",
                        help="also Vitis HLS C-synthesis (vitis_hls/vivado_hls on PATH) and Vivado OOC synthesis if present")
     synth.add_argument("-o", "--output", type=Path,

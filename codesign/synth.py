@@ -71,10 +71,12 @@ def default_output(model_name: str, part: str) -> Path:
 def synthesize(
     target: str, part: str = "xcvu9p", clock_mhz: float = 40.0, output: Path | None = None,
     reuse_factor: int = 1, vectors: int = DEFAULT_VECTORS, seed: int = 0, estimate: str = "fast",
-    progress=print, vendor: bool = False, hls_config: Path | None = None,
+    progress=print, vendor: bool = False, combinational: bool = False, hls_config: Path | None = None,
 ) -> dict:
     """Run the whole synth flow for `target` (zoo name, model folder or .h5); returns the report.
     `vendor`: also Vitis HLS C-synthesis (and Vivado out-of-context synthesis when on PATH), `report["vendor"]`.
+    `combinational`: the RTL is one stage (no register inside the logic, inputs and result registered at the ports),
+    and the report says whether its depth fits the clock period (`report["combinational"]`).
     `hls_config`: explicit layer precisions (hls4ml-style YAML, `codesign.fixed.precisions`)."""
     from codesign.estimate import get_part
     from codesign.estimate.vendor import find_hls_tool
@@ -97,7 +99,8 @@ def synthesize(
         tmp.mkdir()
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
-        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress)
+        report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress,
+                        combinational)
         if vendor:
             report["vendor"] = _vendor(tmp, model.graph.name, fpga, clock_mhz, timings, progress)
         _retarget(tmp, output)
@@ -108,7 +111,7 @@ def synthesize(
 
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
-           timings: Timings, estimate: str, progress) -> dict:
+           timings: Timings, estimate: str, progress, combinational: bool = False) -> dict:
     from codesign.estimate import find_yosys, synthesize as yosys_synthesize
     from codesign.estimate.timing import delay_model, stage_timing
     from codesign.estimate.tool import first_run_note, start_first_run
@@ -129,15 +132,16 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     with ThreadPoolExecutor(1) as pool:  # g++ (a cached build, or one core) while da4ml traces on the other
         build = pool.submit(hls.compile)
         with timings.stage("rtl"):
-            progress(f"da4ml: tracing and pipelining the {'network' if chain is None else 'whole trigger'}'s "
-                     f"RTL for {clock_mhz:g} MHz")
+            progress(f"da4ml: tracing the {'network' if chain is None else 'whole trigger'}'s RTL, "
+                     + ("combinational (one stage)" if combinational else f"pipelined for {clock_mhz:g} MHz"))
             if not kernels_cached():
                 progress(f"da4ml: compiling its numba kernels once, about {COLD_COMPILE_S} s "
                          f"(cached in {configure_numba_cache()})")
             if chain is None:
-                rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+                rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part, combinational=combinational)
             else:
-                rtl = write_trigger_rtl(chain, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part)
+                rtl = write_trigger_rtl(chain, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part,
+                                        combinational=combinational)
                 (tmp / TRIGGER_FILE).write_text(json.dumps(chain.to_dict(), indent=1, sort_keys=True))
         with timings.stage("csim_compile_wait"):
             if not build.done():
@@ -190,7 +194,25 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     timing = stage_timing(rtl.stage_depths, clock_mhz, delay_model(fpga.name))
     if timing["warning"]:
         progress(f"warning: {timing['warning']}")
-    return _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
+    report = _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
+    if combinational:
+        report["combinational"] = _combinational(rtl, synth, timing)
+    return report
+
+
+def _combinational(rtl, synth, timing: dict) -> dict:
+    """The one register-to-register path of a combinational design against the clock period."""
+    stage = timing["stages"][0]
+    return {
+        "registers_inside_logic": 0, "port_registers": "inputs and result (latency 1 cycle)",
+        "adder_levels": stage["adder_levels"], "lut_carry_levels": synth.logic_levels,
+        "lut_carry_levels_source": (f"{synth.source} {synth.version} ltp -noff on synth_xilinx cells (LUT, CARRY, MUXF)"
+                                    if synth.logic_levels is not None else "needs --estimate full"),
+        "delay_ns": stage["delay_ns"], "uncertainty_ns": stage["uncertainty_ns"],
+        "period_ns": timing["clock_period_ns"], "margin": stage["margin"], "target_margin": timing["target_margin"],
+        "fits": stage["margin"] >= timing["target_margin"], "fits_at_upper_bound": stage["slack_ns"] >= stage["uncertainty_ns"],
+        "source": "codesign delay model (estimate/timing.py), not sign-off timing",
+    }
 
 
 def _vendor(tmp: Path, graph_name: str, fpga, clock_mhz: float, timings: Timings, progress) -> dict:
@@ -278,9 +300,10 @@ def _working_points(model: LoadedModel, metrics: dict) -> list[dict]:
         return []
     measured = metrics.get("working_points", {})
     targets = (model.card.data.get("working_points") or {}).get("rate_khz") or {}
+    unique_targets = (model.card.data.get("working_points") or {}).get("unique_rate_khz") or {}
     lsb = model.chain.score.format.lsb
     return [{"name": name, "threshold_lsb": threshold, "threshold_score": threshold * lsb,
-             "target_rate_khz": targets.get(name), "rate_hz": measured.get(name, {}).get("rate_hz"),
+             "target_rate_khz": targets.get(name), "target_unique_rate_khz": unique_targets.get(name), "rate_hz": measured.get(name, {}).get("rate_hz"),
              "pure_rate_hz": measured.get(name, {}).get("pure_rate_hz"),
              "rate_source": "card metrics.json (training time)" if name in measured else None}
             for name, threshold in model.chain.thresholds.items()]
@@ -405,12 +428,21 @@ def _markdown(report: dict) -> str:
     cost = r["da4ml_cost"]
     lines += ["", f"da4ml {cost['version']} cost model: {cost['luts']} LUT equivalents (adder bits), {cost['adders']} "
               f"adders, {cost['muxes']} multiplexers, {cost['registers']} register bits.", "", *_timing_lines(r["timing"]), ""]
+    if "combinational" in r:
+        c = r["combinational"]
+        lines += [f"Combinational: no register inside the logic (inputs and result registered at the ports); "
+                  f"{c['adder_levels']} adder levels (da4ml), {c['lut_carry_levels'] if c['lut_carry_levels'] is not None else 'n/a'} "
+                  f"LUT/CARRY levels ({c['lut_carry_levels_source']}); estimated {c['delay_ns']:g} +- {c['uncertainty_ns']:g} ns "
+                  f"of {c['period_ns']:g} ns: {'fits' if c['fits'] else 'does NOT fit'} with the {c['target_margin']:.0%} margin "
+                  f"(margin {c['margin']:.0%}; {'fits' if c['fits_at_upper_bound'] else 'does not fit'} at the upper bound).", ""]
     if r["working_points"]:
         lines += ["Working points (the bit fires when score > threshold):", "",
                   "| working point | threshold (score LSBs) | threshold (score) | target rate | rate, 68% interval (kHz) "
                   "| pure rate (kHz) |", "|---|---|---|---|---|---|"]
         for wp in r["working_points"]:
             target = "" if wp["target_rate_khz"] is None else f"{wp['target_rate_khz']:g} kHz"
+            if wp.get("target_unique_rate_khz") is not None:
+                target = f"{wp['target_unique_rate_khz']:g} kHz pure (unique)"
             rate = "not in the card's metrics" if wp["rate_hz"] is None else interval(wp["rate_hz"], 1e3, flag=True)
             pure = "" if wp["pure_rate_hz"] is None else interval(wp["pure_rate_hz"], 1e3, flag=True)
             lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {wp['threshold_score']:g} | {target} | {rate} | {pure} |")

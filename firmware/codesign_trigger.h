@@ -31,8 +31,9 @@ void scale_inputs(const raw_t raw[N], const int offset[N], const int shift[N], n
     }
 }
 
-// score = (score_t)(sum_i mu[i]^2): squares and sum exact in sum_t, one cast at the end.
-template <class mu_t, class sum_t, class score_t, int N>
+// score = (score_t)((sum_i mu[i]^2) >> SHIFT): squares and sum exact in sum_t, the right shift inside sum_t
+// (bits below its LSB dropped: on the integer counts, sum >> SHIFT), one cast at the end.
+template <class mu_t, class sum_t, class score_t, int N, int SHIFT>
 void sum_of_squares(const mu_t mu[N], score_t &score) {
 #pragma HLS INLINE
     sum_t sum = 0;
@@ -40,7 +41,7 @@ void sum_of_squares(const mu_t mu[N], score_t &score) {
 #pragma HLS UNROLL
         sum += mu[i] * mu[i];
     }
-    score = sum;
+    score = sum >> SHIFT;
 }
 
 // pass[w] = score > threshold[w]: one comparator per working point.

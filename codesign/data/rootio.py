@@ -56,6 +56,7 @@ _OPTIONAL = ("n_pileup", "weight", "views")  # mapping keys that may be null
 VIEW_INPUTS = {
     "axol1tl": ("met", "egamma", "muon", "jet"),
     "gelato": ("met", "jet", "tau", "muon"),
+    "gelato_tob": ("met", "jet", "tau", "muon"),
     "cicada": ("regions",),
     "hlt": ("pf",),
     "suep": ("pf",),
@@ -212,7 +213,7 @@ def read_view(
     path: Path, view: str, mapping: dict[str, Any] | None = None, entry_stop: int | None = None,
     entry_start: int = 0,
 ) -> np.ndarray | Collection:
-    """Read one trigger view (`axol1tl`, `gelato`, `cicada`, `hlt` or `suep`) of the events
+    """Read one trigger view (`axol1tl`, `gelato`, `gelato_tob`, `cicada`, `hlt` or `suep`) of the events
     [entry_start, entry_stop) of a ROOT file."""
     if view not in VIEW_INPUTS:
         raise CodesignError(f"unknown view {view!r}; choose one of: {', '.join(VIEW_INPUTS)}")
@@ -222,6 +223,9 @@ def read_view(
 
 
 def _read_view(tree, path: Path, view: str, mapping: dict[str, Any], entry_start: int, entry_stop: int | None):
+    if view in views.DERIVED_VIEWS:
+        base, convert = views.DERIVED_VIEWS[view]
+        return convert(_read_view(tree, path, base, mapping, entry_start, entry_stop))
     view_branch = (mapping.get("views") or {}).get(view)
     if view_branch and view_branch in tree:
         array = _read(tree, view_branch, path, (entry_start, entry_stop), library="np")

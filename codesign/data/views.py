@@ -4,6 +4,7 @@
 |---|---|---|
 | `axol1tl` | (n, 57) float32 | MET, 4 e/gamma, 4 muons, 10 jets x (pT, eta, phi), uGT units |
 | `gelato` | (n, 44) float32 | 6 jets, 4 taus, 4 muons x (ET, eta, phi), MET (ET, phi), L1Topo units |
+| `gelato_tob` | (n, 44) float32 | the `gelato` view as the integer TOB fields L1Topo receives (ET in counts of its LSB) |
 | `cicada` | (n, 18, 14) uint16 | calorimeter region ET (phi x eta), 10-bit, 0.5 GeV LSB |
 | `hlt` | jagged | PF-like candidates (pT, eta, phi, dxy, dxy significance, PF id) |
 | `suep` | (n, eta, phi, 3) float32 | tracker / ECAL / HCAL images built from the PF candidates |
@@ -116,4 +117,18 @@ def _padded(objects: Collection, k: int, fmt: HardwareFormat) -> np.ndarray:
     return out.reshape(objects.n_events, 3 * k)
 
 
+def gelato_tob(view: np.ndarray) -> np.ndarray:
+    """The `gelato` view (n, 44) as L1Topo's integer TOB fields: every ET in counts of its LSB (0.1 and 0.2 GeV
+    are not binary fractions, so the firmware sees counts); eta and phi are already bins."""
+    counts = np.array(view, np.float64)
+    for column, fmt in GELATO_ET_COLUMNS:
+        counts[:, column] = np.rint(counts[:, column] / fmt.pt_lsb)
+    return counts.astype(np.float32)
+
+
+#: (column, format) of every ET in the `gelato` view.
+GELATO_ET_COLUMNS = tuple((3 * (sum(k for _, k in GELATO_LAYOUT[:b]) + slot), L1TOPO_FORMATS[name])
+                          for b, (name, k) in enumerate(GELATO_LAYOUT) for slot in range(k)) + ((42, L1TOPO_FORMATS["met"]),)
 VIEWS = {"axol1tl": axol1tl, "gelato": gelato, "cicada": cicada}
+#: Views computed from another view: name -> (the view it reads, the conversion).
+DERIVED_VIEWS = {"gelato_tob": ("gelato", gelato_tob)}

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.trigger import TriggerChain
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
@@ -25,14 +24,6 @@ HAND_WRITTEN = ("codesign_trigger.h",)
 
 def _array(values) -> str:
     return "{" + ", ".join(str(int(v)) for v in values) + "}"
-
-
-def _sum_format(chain: TriggerChain) -> FixedFormat:
-    """Exact type of sum_i mu_i^2."""
-    out = chain.graph.output_format
-    largest = max(abs(out.min_int), abs(out.max_int)) ** 2 * chain.graph.output_shape[-1]
-    width = int(largest).bit_length()
-    return FixedFormat(width, width - 2 * out.frac, signed=False)
 
 
 def write_trigger(chain: TriggerChain, project_dir: Path, project: str, working_points: list[str]) -> list[Path]:
@@ -56,10 +47,11 @@ def write_trigger(chain: TriggerChain, project_dir: Path, project: str, working_
 static const int N_TRIGGER_INPUTS = {n_in};
 static const int N_TRIGGER_OUTPUTS = {n_out};
 static const int N_WORKING_POINTS = {len(working_points)};  // {", ".join(working_points) or "none"}
+static const int SCORE_SHIFT = {chain.score.shift};  // score = (sum of squares) >> SCORE_SHIFT, then cast
 
 typedef {chain.scaling.raw_format.hls()} raw_t;
 typedef {chain.scaling.difference_format.hls()} difference_t;
-typedef {_sum_format(chain).hls()} square_sum_t;
+typedef {chain.score.sum_format(chain.graph.output_format, n_out).hls()} square_sum_t;
 typedef {score.hls()} score_t;
 
 static const int input_offset[N_TRIGGER_INPUTS] = {_array(chain.scaling.offsets)};
@@ -102,7 +94,7 @@ void {project}_trigger(const raw_t raw[N_TRIGGER_INPUTS], result_t network_out[N
 #pragma HLS ARRAY_PARTITION variable=network_in complete
     codesign::scale_inputs<raw_t, difference_t, input_t, N_TRIGGER_INPUTS>(raw, input_offset, input_shift, network_in);
     {project}(network_in, network_out);
-    codesign::sum_of_squares<result_t, square_sum_t, score_t, N_TRIGGER_OUTPUTS>(network_out, score);
+    codesign::sum_of_squares<result_t, square_sum_t, score_t, N_TRIGGER_OUTPUTS, SCORE_SHIFT>(network_out, score);
     codesign::compare<score_t, N_WORKING_POINTS>(score, threshold, pass);
 }}
 """

@@ -6,7 +6,9 @@ stage is registered at its input and the result at the output: `model_out` holds
 every cycle (II = 1).  The flat port words pack named groups (`PortGroup`) one after the other from bit
 0, each a tensor in row-major order, element by element; each element is a `Field` of its own width (da4ml
 drops bits that are constant).  A network design (`write_rtl`) has `network_inputs` in and `network` out; the
-whole trigger (`write_trigger_rtl`) has `raw_inputs` in and `network`, `score`, `wp_<name>`... out.
+whole trigger (`write_trigger_rtl`) has `raw_inputs` in and `network`, `score`, `wp_<name>`... out.  A
+*combinational* design (``combinational=True``) is one stage: no register inside the logic, the inputs and the
+result registered at the ports (latency 1 cycle), traced for the least depth.
 """
 
 from __future__ import annotations
@@ -27,11 +29,13 @@ from codesign.fixed.fixed_format import FixedFormat
 from codesign.fixed.graph import Graph
 from codesign.fixed.trigger import TriggerChain
 from codesign.rtl.interpret import run_pipeline
-from codesign.rtl.trace import run_logic, trace_graph
+from codesign.rtl.trace import DELAY_CONSTRAINT, run_logic, trace_graph
 
 #: The default part for the Vivado build script: the VU9P of the CMS Global Trigger.
 DEFAULT_PART = "xcvu9p-flga2104-2L-e"
 FLAVORS = {"verilog": "v", "vhdl": "vhd"}
+#: Adder levels the CMVM solver may add per Dense to save adders in a combinational design: none.
+COMBINATIONAL_DELAY_CONSTRAINT = 0
 
 
 @dataclass(frozen=True)
@@ -130,18 +134,27 @@ def latency_cutoff(clock_mhz: float, part: str = DEFAULT_PART) -> int:
 
 
 def write_rtl(graph: Graph, out_dir: Path, clock_mhz: float = 40.0, flavor: str = "verilog",
-              part: str = DEFAULT_PART) -> RTLProject:
-    """Trace `graph`, pipeline it for `clock_mhz` and write the da4ml RTL project into `out_dir` (atomically)."""
-    return _write(trace_graph(graph), graph, "network", *network_groups(graph), out_dir, clock_mhz, flavor, part)
+              part: str = DEFAULT_PART, combinational: bool = False) -> RTLProject:
+    """Trace `graph`, pipeline it for `clock_mhz` (or, `combinational`, one stage) and write the da4ml RTL project
+    into `out_dir` (atomically)."""
+    comb = trace_graph(graph, _delay_constraint(combinational))
+    return _write(comb, graph, "network", *network_groups(graph), out_dir, clock_mhz, flavor, part, combinational)
 
 
 def write_trigger_rtl(chain: TriggerChain, out_dir: Path, clock_mhz: float = 40.0, flavor: str = "verilog",
-                      part: str = DEFAULT_PART) -> RTLProject:
+                      part: str = DEFAULT_PART, combinational: bool = False) -> RTLProject:
     """The whole trigger (`trigger.trace_trigger`): raw inputs in, network outputs, score and one bit per
-    working point out, pipelined for `clock_mhz` and written into `out_dir` (atomically)."""
+    working point out, pipelined for `clock_mhz` (or, `combinational`, one stage) and written into `out_dir`
+    (atomically)."""
     from codesign.rtl.trigger import trace_trigger
 
-    return _write(trace_trigger(chain), chain.graph, "trigger", *trigger_groups(chain), out_dir, clock_mhz, flavor, part)
+    comb = trace_trigger(chain, _delay_constraint(combinational))
+    return _write(comb, chain.graph, "trigger", *trigger_groups(chain), out_dir, clock_mhz, flavor, part, combinational)
+
+
+def _delay_constraint(combinational: bool) -> int:
+    """A combinational design is one register-to-register path: the CMVM solver adds no levels to save adders."""
+    return COMBINATIONAL_DELAY_CONSTRAINT if combinational else DELAY_CONSTRAINT
 
 
 def network_groups(graph: Graph) -> tuple[list, list]:
@@ -160,11 +173,12 @@ def trigger_groups(chain: TriggerChain) -> tuple[list, list]:
 
 
 def _write(comb: CombLogic, graph: Graph, covers: str, inputs: list, outputs: list, out_dir: Path,
-           clock_mhz: float, flavor: str, part: str) -> RTLProject:
+           clock_mhz: float, flavor: str, part: str, combinational: bool = False) -> RTLProject:
     module = module_name(graph.name)
     if flavor not in FLAVORS:
         raise CodesignError(f"unknown RTL flavor {flavor!r}; choose one of {', '.join(FLAVORS)}")
-    cutoff = latency_cutoff(clock_mhz, part)
+    # combinational: the whole logic in one stage (registers only at the ports, none inside)
+    cutoff = max(1, ceil(comb.latency[1])) if combinational else latency_cutoff(clock_mhz, part)
     pipeline = balanced_pipeline(comb, cutoff)
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:

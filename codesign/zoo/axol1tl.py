@@ -13,60 +13,23 @@ from __future__ import annotations
 
 import keras
 import tensorflow as tf
-from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
+from codesign.zoo import vae
 from codesign.zoo.card import Card
 
 
-def _bits(spec: dict) -> quantized_bits:
-    return quantized_bits(spec["bits"], spec["integer"], alpha=1)
-
-
-def _sample(args):
-    mu, log_var = args
-    return mu + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mu))
-
-
 def build(card: Card, quantized: bool = True) -> tuple[keras.Model, keras.Model]:
-    """(vae, encoder): the trainable VAE and the firmware encoder (inputs -> quantized mu).
+    """(vae, encoder): the trainable VAE (output ``[reconstruction, KL]``, see `vae_loss`) and the firmware
+    encoder (inputs -> quantized mu).
 
     With ``quantized=False`` the same architecture in floating point (the reference model)."""
-    arch, q = card.data["architecture"], card.data["quantization"]
-    n_in = card.data["inputs"]["size"]
-    net_fmt = card.format(card.data["inputs"]["network_format"])
-    inputs = keras.Input((n_in,), name="inputs")
-
-    def dense(units: int, name: str, activation: bool):
-        if not quantized:
-            return keras.layers.Dense(units, activation="relu" if activation else None, name=name)
-        act = quantized_relu(q["activation"]["bits"], q["activation"]["integer"]) if activation else None
-        return QDense(units, kernel_quantizer=_bits(q["weight"]), bias_quantizer=_bits(q["bias"]),
-                      activation=act, name=name)
-
-    x = inputs
-    if quantized:
-        x = QActivation(quantized_bits(net_fmt.width, net_fmt.integer - 1, alpha=1), name="input_quant")(x)
-    for i, units in enumerate(arch["encoder"]):
-        x = dense(units, f"enc{i}", activation=True)(x)
-    mu = dense(arch["latent"], "mu", activation=False)(x)
-    if quantized:
-        mu = QActivation(_bits(q["mu"]), name="mu_quant")(mu)
-    log_var = keras.layers.Dense(arch["latent"], name="log_var")(x)
-    y = keras.layers.Lambda(_sample, name="z")([mu, log_var])
-    for i, units in enumerate(arch["decoder"]):
-        y = keras.layers.Dense(units, activation="relu", name=f"dec{i}")(y)
-    y = keras.layers.Dense(n_in, name="reconstruction")(y)
-    kl = keras.layers.Lambda(_kl_divergence, name="kl")([mu, log_var])
-    vae = keras.Model(inputs, keras.layers.Concatenate(name="reconstruction_and_kl")([y, kl]),
-                      name=f"{card.name}_vae")
-    encoder = keras.Model(inputs, mu, name=card.name)
-    return vae, encoder
-
-
-def _kl_divergence(args):
-    """KL(N(mu, exp(log_var)) || N(0, 1)) per event, as a column."""
-    mu, log_var = args
-    return -0.5 * tf.reduce_sum(1 + log_var - tf.square(mu) - tf.exp(log_var), axis=1, keepdims=True)
+    inputs, mu, log_var = vae.encoder(card, quantized)
+    z = keras.layers.Lambda(vae.sample, name="z")([mu, log_var])
+    reconstruction = vae.decoder(card, z)
+    kl = keras.layers.Lambda(vae.kl_column, name="kl")([mu, log_var])
+    model = keras.Model(inputs, keras.layers.Concatenate(name="reconstruction_and_kl")([reconstruction, kl]),
+                        name=f"{card.name}_vae")
+    return model, keras.Model(inputs, mu, name=card.name)
 
 
 def vae_loss(beta: float):

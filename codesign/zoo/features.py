@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from codesign.data.views import AXOL1TL_LAYOUT, UGT_FORMATS, HardwareFormat
+from codesign.data.views import AXOL1TL_LAYOUT, GELATO_LAYOUT, L1TOPO_FORMATS, UGT_FORMATS, HardwareFormat
 from codesign.errors import CodesignError
 from codesign.fixed.scaling import Feature
 
@@ -16,11 +16,15 @@ from codesign.fixed.scaling import Feature
 #: e/gamma up to the ECAL endcap edge (|eta| < 3.0), jets up to the HF edge (5.191), muons as the
 #: uGMT (2.45).
 UGT_ETA_COVERAGE = {"egamma": 3.0, "jet": 5.191, "muon": 2.45}
+#: The same for the L1Topo objects of the simulation: taus are seeded in |eta| < 2.5.
+L1TOPO_ETA_COVERAGE = {"jet": 5.191, "tau": 2.5, "muon": 2.45}
 
 
-def _object(name: str, fmt: HardwareFormat, eta_max: float | None, presence: int | None) -> list[Feature]:
-    """(pT, eta, phi) of one object slot; eta is constant 0 when `eta_max` is None."""
-    pt_max = (2**fmt.pt_bits - 1) * fmt.pt_lsb
+def _object(name: str, fmt: HardwareFormat, eta_max: float | None, presence: int | None,
+            counts: bool = False) -> list[Feature]:
+    """(pT, eta, phi) of one object slot; eta is constant 0 when `eta_max` is None; pT in GeV, or in counts of
+    its LSB with `counts`."""
+    pt_max = (2**fmt.pt_bits - 1) * (1.0 if counts else fmt.pt_lsb)
     eta_low, eta_high = (0.0, 0.0) if eta_max is None else tuple(fmt.eta(np.array([-eta_max, eta_max])))
     return [
         Feature(f"{name}_pt", 0.0, pt_max, from_range=False, presence=presence),
@@ -40,7 +44,19 @@ def axol1tl_features() -> list[Feature]:
     return features
 
 
-VIEW_FEATURES = {"axol1tl": axol1tl_features}
+def gelato_tob_features() -> list[Feature]:
+    """The 44 GELATO inputs as TOB counts: the slots of `GELATO_LAYOUT` (present when their ET is above zero),
+    then MET (ET, phi; always present)."""
+    features: list[Feature] = []
+    for kind, slots in GELATO_LAYOUT:
+        for slot in range(slots):
+            features += _object(f"{kind}{slot + 1}", L1TOPO_FORMATS[kind], L1TOPO_ETA_COVERAGE[kind],
+                                presence=len(features), counts=True)
+    met_pt, _, met_phi = _object("met", L1TOPO_FORMATS["met"], None, presence=None, counts=True)
+    return [*features, met_pt, met_phi]
+
+
+VIEW_FEATURES = {"axol1tl": axol1tl_features, "gelato_tob": gelato_tob_features}
 
 
 def view_features(view: str) -> list[Feature]:

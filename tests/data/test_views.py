@@ -75,6 +75,13 @@ def test_gelato_layout():
     assert x[0, 18] == pytest.approx(25.0) and x[0, 21] == 0  # one tau, padded
     assert x[0, 30] == 10.0  # muons in 1 GeV steps
     assert x[0, 42] == pytest.approx(33.2) and x[0, 43] == np.floor(1.0 / (2 * np.pi / 128))
+    # the TOB fields: ET in integer counts of each object's LSB (0.2 GeV jets and MET, 0.1 GeV taus, 1 GeV
+    # muons), angles unchanged
+    tob = views.gelato_tob(x)
+    assert list(tob[0, 0:18:3]) == [250.0] * 6 and tob[0, 18] == 250 and tob[0, 30] == 10 and tob[0, 42] == 166
+    angles = np.ones(44, bool)
+    angles[[column for column, _ in views.GELATO_ET_COLUMNS]] = False
+    assert np.array_equal(tob[0, angles], x[0, angles]) and angles.sum() == 29
 
 
 def test_cicada_regions_are_10_bit_counts_of_half_gev():

@@ -74,3 +74,19 @@ def test_score_is_exact_then_cast_once_and_saturates():
     got = score.apply(mu, mu_fmt)
     # 4 x (1/8)^2 = 1/16 -> exactly one LSB; the maxima saturate; 9/64 truncates to 2/16
     assert got.tolist() == [1, score.format.max_int, 2]
+
+
+def test_shifted_score_is_integer_sum_of_squares_shifted():
+    """GELATO's score: (sum of the integer counts squared) >> 8 (floor), then the cast (saturating)."""
+    mu_fmt = FixedFormat(10, 5, True, "TRN", "SAT")  # counts of 1/32
+    score = Score(FixedFormat(12, 2, False, "TRN", "SAT"), shift=8)  # 4 x 512**2 >> 8 = 4096 saturates
+    mu = np.array([[16, 16, 16, 16], [15, 0, 0, 0], [16, 1, 0, 0], [-512, -512, -512, -512], [0, 0, 0, 0]])
+    want = np.minimum((mu**2).sum(axis=1) >> 8, score.format.max_int)
+    assert want.tolist() == [4, 0, 1, 4095, 0]
+    np.testing.assert_array_equal(score.apply(mu, mu_fmt), want)
+
+
+@pytest.mark.parametrize("shift", [-1, MAX_SHIFT + 1])
+def test_score_shift_out_of_range_is_refused(shift):
+    with pytest.raises(ValueError, match="score shift"):
+        Score(FixedFormat(13, 3, False), shift=shift)

@@ -58,7 +58,7 @@ def test_help_has_an_example_and_every_default(verb: str):
 def test_synth_help_lists_the_parts_and_defaults():
     text = " ".join(VERBS["codesign synth"].format_help().split())
     assert all(name in text for name in parts())
-    assert "(default xcvu9p)" in text and "(default 40.0)" in text and "(default fast)" in text
+    assert "(default xcvu9p)" in text and "(default 40.0)" in text and "(default fast; full with --combinational)" in text
 
 
 def test_default_output_follows_the_working_folder_and_the_environment(tmp_path: Path, monkeypatch):

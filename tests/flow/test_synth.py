@@ -215,3 +215,35 @@ def test_accumulators_wider_than_64_bits_pass_every_check(tmp_path):
     report = synthesize(str(h5), part="xcvu9p", output=tmp_path / "three", vectors=2000, progress=lambda _: None)
     assert report["bit_exact"]["mismatches"] == 0
     assert all(p["bit_exact"] for p in report["bit_exact"]["paths"].values())
+
+
+@pytest.mark.slow
+def test_combinational_design_report(small_h5, tmp_path):
+    """--combinational: one stage (no register inside the logic; inputs and result registered at the ports,
+    latency 1), every path bit-exact, and the report's combinational section with Yosys' LUT/CARRY levels
+    (full flow) and the delay model's estimate against the 25 ns period."""
+    report = synthesize(str(small_h5), part="xcvu9p", output=tmp_path / "comb", vectors=500, estimate="full",
+                        combinational=True, progress=lambda _: None)
+    assert report["bit_exact"]["mismatches"] == 0 and all(p["bit_exact"] for p in report["bit_exact"]["paths"].values())
+    assert report["latency_cycles"] == 1 and len(report["timing"]["stages"]) == 1
+    comb = report["combinational"]
+    assert comb["registers_inside_logic"] == 0 and comb["adder_levels"] == report["timing"]["stages"][0]["adder_levels"]
+    assert comb["lut_carry_levels"] >= 1 and "ltp" in comb["lut_carry_levels_source"]
+    assert comb["fits"] and comb["delay_ns"] <= 25 * (1 - comb["target_margin"]) and comb["period_ns"] == 25
+    md = (tmp_path / "comb" / "report.md").read_text()
+    assert f"{comb['adder_levels']} adder levels (da4ml), {comb['lut_carry_levels']} LUT/CARRY levels" in md
+    assert "Combinational: no register inside the logic" in md
+
+
+def test_unique_rate_targets_in_working_points():
+    """GELATO's working points are set on the unique rate: the report names that target, with the card's
+    training-time rates beside the thresholds."""
+    from codesign.synth import _working_points
+    from codesign.zoo.card import METRICS_FILE
+    from codesign.zoo.loading import load_model
+
+    model = load_model("gelato")
+    points = _working_points(model, json.loads((model.card.folder / METRICS_FILE).read_text()))
+    assert [(w["name"], w["target_unique_rate_khz"], w["target_rate_khz"]) for w in points] == \
+        [("Loose", 5.0, None), ("Tight", 0.5, None)]
+    assert all(w["rate_hz"]["value"] > 0 and w["pure_rate_hz"]["value"] <= w["rate_hz"]["value"] for w in points)

@@ -38,13 +38,18 @@ def network():
     return model, graph
 
 
-@pytest.mark.parametrize("name", SCALINGS)
-def test_trigger_csim_equals_emulator(network, name: str, tmp_path: Path):
+#: GELATO's score: the integer sum of squares >> 8, saturating
+SHIFTED_SCORE = Score(FixedFormat(12, 8, False, "TRN", "SAT"), shift=8)  # outputs of 2 fractional bits
+
+
+@pytest.mark.parametrize("name, score", [("mixed", SHIFTED_SCORE), ("right", SCORE), ("left", SCORE)],
+                         ids=["mixed-shifted-score", "right", "left"])
+def test_trigger_csim_equals_emulator(network, name: str, score: Score, tmp_path: Path):
     model, graph = network
     offsets, shifts = (np.array(v, np.int64) for v in SCALINGS[name])
-    chain = TriggerChain(InputScaling(RAW, offsets, shifts), graph, SCORE)
+    chain = TriggerChain(InputScaling(RAW, offsets, shifts), graph, score)
     raw = raw_edge_vectors(chain, 20_000, np.random.default_rng(3))
-    chain.thresholds = {"low": int(np.median(chain.emulate(raw)["score"]) / SCORE.format.lsb), "high": 3}
+    chain.thresholds = {"low": int(np.median(chain.emulate(raw)["score"]) / score.format.lsb), "high": 3}
     hls = write_project(model, graph, tmp_path / "prj", PART, 5.0, compile_csim=False)  # one library per chain
     write_trigger(chain, hls.path, hls.name, list(chain.thresholds))
     csim = compile_trigger(chain, hls.path, hls.name, 2)

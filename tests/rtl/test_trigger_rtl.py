@@ -41,6 +41,47 @@ def chain() -> TriggerChain:
     return small_chain()
 
 
+def test_shifted_score_and_combinational_design_equal_emulator(chain, tmp_path):
+    """A score shifted by 8 bits (floor on the integer sum of squares, saturating cast), traced as one
+    combinational stage (latency 1: inputs and result registered at the ports) and pipelined: all equal."""
+    shifted = TriggerChain(chain.scaling, chain.graph, Score(FixedFormat(8, 0, False, "TRN", "SAT"), shift=8),
+                           {"Loose": 20, "Tight": 200})
+    raw = raw_edge_vectors(shifted, 4000, np.random.default_rng(2))
+    counts = shifted.scaling.raw_format.quantize(raw).astype(np.int64)
+    want = trigger_counts(shifted, counts)
+    scores = want["score"].ravel()
+    assert scores.max() == shifted.score.format.max_int and {19, 20, 21, 199, 200, 201} <= set(scores.tolist())
+    combinational = write_trigger_rtl(shifted, tmp_path / "comb", clock_mhz=40.0, combinational=True)
+    pipelined = write_trigger_rtl(shifted, tmp_path / "pipe", clock_mhz=600.0)
+    assert combinational.latency_cycles == 1 and len(combinational.stage_depths) == 1
+    assert pipelined.latency_cycles > 1
+    # the least-depth trace: no deeper than the pipelined design's total depth
+    assert combinational.stage_depths[0] <= sum(pipelined.stage_depths)
+    for rtl in (combinational, pipelined):
+        got = rtl.predict_counts(counts)
+        for name, values in want.items():
+            np.testing.assert_array_equal(got[name], values, err_msg=f"{name}, {rtl.latency_cycles} cycles")
+
+
+def test_committed_gelato_is_one_combinational_stage_within_25_ns(tmp_path):
+    """The committed GELATO's whole trigger (score shifted by 8) traced as one combinational stage: equal to the
+    emulator on raw edge vectors, and its depth within the 25 ns period with the delay model's margin."""
+    from codesign.estimate.timing import delay_model, stage_timing
+    from codesign.zoo.loading import load_model
+
+    chain = load_model("gelato").chain
+    assert chain.score.shift == 8 and list(chain.thresholds) == ["Loose", "Tight"]
+    rtl = write_trigger_rtl(chain, tmp_path / "rtl", clock_mhz=40.0, combinational=True)
+    assert rtl.latency_cycles == 1 and len(rtl.stage_depths) == 1
+    timing = stage_timing(rtl.stage_depths, 40.0, delay_model("xcvu9p"))
+    assert timing["warning"] is None and timing["stages"][0]["delay_ns"] <= 25 * (1 - timing["target_margin"])
+    counts = chain.scaling.raw_format.quantize(raw_edge_vectors(chain, 3000, np.random.default_rng(5))).astype(np.int64)
+    want, got = trigger_counts(chain, counts), rtl.predict_counts(counts)
+    assert want["wp_Tight"].any() and not want["wp_Tight"].all()  # the vectors reach both sides of Tight
+    for name, values in want.items():
+        np.testing.assert_array_equal(got[name], values, err_msg=name)
+
+
 def test_trace_equals_emulator_on_raw_edge_vectors(chain, tmp_path):
     """Saturating inputs, rounding ties, scores on each threshold and +-1 LSB, random raw words: all equal,
     pipelined for a fast clock (several stages) as for a slow one."""

@@ -125,3 +125,13 @@ def test_bad_card_scaling_is_one_clear_line(tmp_path, shifts, message):
 def test_unknown_view_is_refused():
     with pytest.raises(CodesignError, match="no feature layout for view 'nope'"):
         view_features("nope")
+
+
+def test_gelato_tob_features():
+    """44 GELATO inputs: 14 object slots present with their ET (in counts), then MET (ET, phi) always present."""
+    features = view_features("gelato_tob")
+    assert len(features) == 44 and [f.name for f in features[-2:]] == ["met_pt", "met_phi"]
+    assert features[0].high == 2**13 - 1 and features[18].high == 2**12 - 1 and features[30].high == 2**8 - 1
+    for k in range(14):
+        assert {f.presence for f in features[3 * k:3 * k + 3]} == {3 * k}
+    assert features[-1].presence is None and features[-1].high == 127
