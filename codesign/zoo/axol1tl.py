@@ -6,7 +6,9 @@ the inputs (the Gaussian log-likelihood; a *mean* over 57 inputs weighs the reco
 and on zero bias with inputs scaled from present objects the KL term then wins: the latent collapses to
 the prior and the score sum(mu**2) carries no information).  Both terms are per event, so a weighted
 zero bias weights them alike.  Only the encoder's mu branch goes to firmware; log sigma^2 and the decoder
-stay in training.  Quantizers follow the card (deployed v3/v4 formats by default).
+stay in training.  Quantizers follow the card (deployed v3/v4 formats by default); `quantization.layers.<layer>.<kind>`
+overrides the card-wide `quantization.<kind>` (weight, bias, activation) for one layer (`enc0`, `enc1`, ...,
+`mu`), key by key, so bit widths can differ per layer (the HGQ idea, searched by `codesign sweep`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,18 @@ import keras
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
+from codesign.errors import CodesignError
 from codesign.zoo.card import Card
 
 
 def _bits(spec: dict) -> quantized_bits:
     return quantized_bits(spec["bits"], spec["integer"], alpha=1)
+
+
+def layer_quantizer(card: Card, layer: str, kind: str) -> dict:
+    """The quantizer spec of `kind` for `layer`: the card-wide spec, updated by the layer's own entries."""
+    q = card.data["quantization"]
+    return {**q[kind], **((q.get("layers") or {}).get(layer) or {}).get(kind, {})}
 
 
 def _sample(args):
@@ -32,6 +41,10 @@ def build(card: Card, quantized: bool = True) -> tuple[keras.Model, keras.Model]
 
     With ``quantized=False`` the same architecture in floating point (the reference model)."""
     arch, q = card.data["architecture"], card.data["quantization"]
+    unknown = set(q.get("layers") or {}) - {*(f"enc{i}" for i in range(len(arch["encoder"]))), "mu"}
+    if unknown:
+        raise CodesignError(f"card {card.folder / 'card.yaml'}: quantization.layers names {', '.join(sorted(unknown))}; "
+                            f"the encoder's layers are enc0..enc{len(arch['encoder']) - 1} and mu")
     n_in = card.data["inputs"]["size"]
     net_fmt = card.format(card.data["inputs"]["network_format"])
     inputs = keras.Input((n_in,), name="inputs")
@@ -39,9 +52,10 @@ def build(card: Card, quantized: bool = True) -> tuple[keras.Model, keras.Model]
     def dense(units: int, name: str, activation: bool):
         if not quantized:
             return keras.layers.Dense(units, activation="relu" if activation else None, name=name)
-        act = quantized_relu(q["activation"]["bits"], q["activation"]["integer"]) if activation else None
-        return QDense(units, kernel_quantizer=_bits(q["weight"]), bias_quantizer=_bits(q["bias"]),
-                      activation=act, name=name)
+        act = layer_quantizer(card, name, "activation")
+        return QDense(units, kernel_quantizer=_bits(layer_quantizer(card, name, "weight")),
+                      bias_quantizer=_bits(layer_quantizer(card, name, "bias")),
+                      activation=quantized_relu(act["bits"], act["integer"]) if activation else None, name=name)
 
     x = inputs
     if quantized:
