@@ -18,6 +18,7 @@ import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
 from codesign.errors import CodesignError
+from codesign.kerasenv import check_one_keras
 from codesign.zoo.card import Card
 
 
@@ -40,6 +41,7 @@ def build(card: Card, quantized: bool = True) -> tuple[keras.Model, keras.Model]
     """(vae, encoder): the trainable VAE and the firmware encoder (inputs -> quantized mu).
 
     With ``quantized=False`` the same architecture in floating point (the reference model)."""
+    check_one_keras()
     arch, q = card.data["architecture"], card.data["quantization"]
     unknown = set(q.get("layers") or {}) - {*(f"enc{i}" for i in range(len(arch["encoder"]))), "mu"}
     if unknown:

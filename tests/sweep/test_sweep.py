@@ -14,6 +14,7 @@ import pytest
 
 from codesign.cli import main
 from codesign.errors import CodesignError
+from codesign.kerasenv import LEGACY_KERAS_VARIABLE
 from codesign.sweep import promote, sweep
 from codesign.sweep.run import PINNED_ENV, read_table
 from codesign.zoo.loading import load_model
@@ -38,7 +39,9 @@ def local(tmp_path_factory, data):
     root = tmp_path_factory.mktemp("sweep")
     card = tiny_card(root / "card")
     (root / "grid.yaml").write_text(GRID)
-    result = sweep(card, root / "out", grid=root / "grid.yaml", workers=2, data=data, progress=False)
+    with pytest.MonkeyPatch.context() as mp:  # as importing QKeras leaves it: the workers inherit it (kerasenv)
+        mp.setenv(LEGACY_KERAS_VARIABLE, "1")
+        result = sweep(card, root / "out", grid=root / "grid.yaml", workers=2, data=data, progress=False)
     return root, result
 
 
@@ -91,7 +94,7 @@ def test_sweep_on_a_running_scheduler_gives_the_same_rows(local, data, tmp_path)
     sweep have the same keys and, bit for bit, the same figures (determinism across clusters)."""
     root, _ = local
     (tmp_path / "grid.yaml").write_text(GRID.replace("[0.5, 1.0]", "[0.5]"))
-    env = {**os.environ, **PINNED_ENV}
+    env = {**os.environ, **PINNED_ENV, LEGACY_KERAS_VARIABLE: "1"}
     scheduler_file = tmp_path / "scheduler.json"
     scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
                                   "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
