@@ -114,6 +114,26 @@ def _rates(args: argparse.Namespace) -> None:
     print(f"wrote {args.output}")
 
 
+def _sweep(args: argparse.Namespace) -> None:
+    from codesign.sweep import promote, sweep
+    from codesign.zoo import load_card
+
+    if args.promote is not None:
+        target = args.to or Path(f"{load_card(args.model).name}_p{args.promote}")
+        print(f"wrote point {args.promote} of {args.output} as the model folder {promote(args.output, args.promote, target)}"
+              f" (`codesign synth {target}` takes it)")
+        return
+    result = sweep(args.model, args.output, grid=args.grid, scheduler=args.scheduler, workers=args.workers,
+                   jobs=args.jobs)
+    print(f"{result['points']} points ({result['ran']} run, {result['reused']} reused, {result['failed']} failed); "
+          f"Pareto front in LUT vs {result['objective']}:")
+    for row in result["front"]:
+        drop = f", largest AUC loss vs committed {float(row['auc_drop_max']):+.4f}" if row["auc_drop_max"] else ""
+        print(f"  point {row['point']:>4s}: LUT {int(float(row['lut']))} ({float(row['lut_pct']):.3f}%), "
+              f"{result['objective']} {float(row[result['objective']]):.4f}{drop}")
+    print(f"wrote {result['table']}, {result['front_file']} and {result['plot']}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from codesign.data.generate import DEFAULT_PILEUP, DEFAULT_POOL_EVENTS, default_jobs
     from codesign.data.processes import PROCESSES
@@ -221,6 +241,24 @@ def build_parser() -> argparse.ArgumentParser:
     rates.add_argument("--mapping", type=Path, help="YAML branch mapping for ROOT files not written by codesign")
     rates.add_argument("-o", "--output", type=Path, required=True, help="new output folder")
     rates.set_defaults(run=_rates)
+
+    sweep = verbs.add_parser(
+        "sweep", help="train, emulate and estimate a grid of card variants on Dask; results table and Pareto front",
+        epilog=options.examples("codesign sweep axol1tl -o axol1tl_sweep",
+                                "codesign sweep axol1tl --grid small.yaml --scheduler tcp://10.0.0.5:8786 -o sweep1",
+                                "codesign sweep axol1tl -o axol1tl_sweep --promote 7 --to axol1tl_small"),
+    )
+    sweep.add_argument("model", metavar="MODEL", help="zoo model name (e.g. axol1tl) or model folder")
+    sweep.add_argument("--grid", type=Path, help="sweep file (YAML; default: the model's sweep.yaml)")
+    sweep.add_argument("-o", "--output", type=Path, required=True,
+                       help="sweep folder: created, or an earlier sweep of the model resumed")
+    sweep.add_argument("--scheduler", metavar="tcp://HOST:PORT",
+                       help="a running Dask scheduler (default: a local cluster, one worker per core)")
+    sweep.add_argument("--workers", type=options.jobs, help="local cluster workers (default: one per core)")
+    sweep.add_argument("--jobs", type=options.jobs, default=default_jobs(), help="event-generation workers")
+    sweep.add_argument("--promote", metavar="POINT", help="write a finished point of the sweep as a model folder")
+    sweep.add_argument("--to", type=Path, help="the promoted model folder (default: ./MODEL_pPOINT)")
+    sweep.set_defaults(run=_sweep)
 
     from codesign.dqm.cli import add_parser as add_dqm_parser
     from codesign.handoff.cli import add_parser as add_handoff_parser

@@ -50,6 +50,12 @@ class Collection:
             self.counts, *(getattr(self, k).astype(np.float32) for k in ("pt", "eta", "phi")), self.extra
         )
 
+    def take(self, rows: np.ndarray) -> Collection:
+        """The objects of events `rows` (increasing event indices), in that order."""
+        keep = np.repeat(np.isin(np.arange(self.n_events), rows), self.counts)
+        return Collection(self.counts[rows], self.pt[keep], self.eta[keep], self.phi[keep],
+                          {k: v[keep] for k, v in self.extra.items()})
+
     @staticmethod
     def concatenate(parts: list[Collection]) -> Collection:
         return Collection(
@@ -106,6 +112,11 @@ class Events:
         for name in ("met_pt", "met_phi", "regions"):
             values[name] = values[name].astype(np.float32)
         return Events(**values)
+
+    def take(self, rows: np.ndarray) -> Events:
+        """Events `rows` (increasing indices); the weights are kept as they are (rescale them for a subsample)."""
+        values = {f.name: getattr(self, f.name) for f in fields(Events)}
+        return Events(**{k: v.take(rows) if isinstance(v, Collection) else v[rows] for k, v in values.items()})
 
     @staticmethod
     def concatenate(parts: list[Events]) -> Events:

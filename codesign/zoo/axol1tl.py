@@ -6,7 +6,8 @@ the inputs (the Gaussian log-likelihood; a *mean* over 57 inputs weighs the reco
 and on zero bias with inputs scaled from present objects the KL term then wins: the latent collapses to
 the prior and the score sum(mu**2) carries no information).  Both terms are per event, so a weighted
 zero bias weights them alike.  Only the encoder's mu branch goes to firmware; log sigma^2 and the decoder
-stay in training.  Quantizers follow the card (deployed v3/v4 formats by default).
+stay in training.  Quantizers follow the card (deployed v3/v4 formats by default; per-layer overrides in
+`quantization.layers`, see `vae.layer_quantizer`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from codesign.kerasenv import check_one_keras
 from codesign.zoo import vae
 from codesign.zoo.card import Card
 
@@ -23,6 +25,7 @@ def build(card: Card, quantized: bool = True) -> tuple[keras.Model, keras.Model]
     encoder (inputs -> quantized mu).
 
     With ``quantized=False`` the same architecture in floating point (the reference model)."""
+    check_one_keras()
     inputs, mu, log_var = vae.encoder(card, quantized)
     z = keras.layers.Lambda(vae.sample, name="z")([mu, log_var])
     reconstruction = vae.decoder(card, z)

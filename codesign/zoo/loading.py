@@ -16,6 +16,9 @@ def load_keras(path: Path):
     from qkeras.utils import _add_supported_quantized_objects
     import keras
 
+    from codesign.kerasenv import check_one_keras
+
+    check_one_keras()
     path = Path(path)
     if not path.is_file():
         raise CodesignError(f"model file {path} does not exist")

@@ -2,7 +2,10 @@
 
 Inputs -> optional input quantizer -> QDense + quantized ReLU per hidden layer -> (mu, log sigma^2); the
 firmware keeps mu (QDense with its own quantizer), log sigma^2 is a float Dense used in training only.
-Quantizers follow the card's `quantization` section; ``quantized=False`` builds the same layers in float.
+Quantizers follow the card's `quantization` section: `quantization.layers.<layer>.<kind>` overrides the
+card-wide `quantization.<kind>` (weight, bias, activation) for one layer (`enc0`, `enc1`, ..., `mu`), key
+by key, so bit widths can differ per layer (the HGQ idea, searched by `codesign sweep`); ``quantized=False``
+builds the same layers in float.
 """
 
 from __future__ import annotations
@@ -11,11 +14,18 @@ import keras
 import tensorflow as tf
 from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
+from codesign.errors import CodesignError
 from codesign.zoo.card import Card
 
 
 def bits(spec: dict) -> quantized_bits:
     return quantized_bits(spec["bits"], spec["integer"], alpha=1)
+
+
+def layer_quantizer(card: Card, layer: str, kind: str) -> dict:
+    """The quantizer spec of `kind` for `layer`: the card-wide spec, updated by the layer's own entries."""
+    q = card.data["quantization"]
+    return {**q[kind], **((q.get("layers") or {}).get(layer) or {}).get(kind, {})}
 
 
 def sample(args):
@@ -39,15 +49,20 @@ def kl_column(args):
 def encoder(card: Card, quantized: bool = True):
     """(inputs, mu, log_var) tensors of the card's encoder (`architecture.encoder` hidden sizes, `latent`)."""
     arch, q = card.data["architecture"], card.data["quantization"]
+    unknown = set(q.get("layers") or {}) - {*(f"enc{i}" for i in range(len(arch["encoder"]))), "mu"}
+    if unknown:
+        raise CodesignError(f"card {card.folder / 'card.yaml'}: quantization.layers names {', '.join(sorted(unknown))}; "
+                            f"the encoder's layers are enc0..enc{len(arch['encoder']) - 1} and mu")
     net_fmt = card.format(card.data["inputs"]["network_format"])
     inputs = keras.Input((card.data["inputs"]["size"],), name="inputs")
 
     def dense(units: int, name: str, activation: bool):
         if not quantized:
             return keras.layers.Dense(units, activation="relu" if activation else None, name=name)
-        act = quantized_relu(q["activation"]["bits"], q["activation"]["integer"]) if activation else None
-        return QDense(units, kernel_quantizer=bits(q["weight"]), bias_quantizer=bits(q["bias"]),
-                      activation=act, name=name)
+        act = layer_quantizer(card, name, "activation")
+        return QDense(units, kernel_quantizer=bits(layer_quantizer(card, name, "weight")),
+                      bias_quantizer=bits(layer_quantizer(card, name, "bias")),
+                      activation=quantized_relu(act["bits"], act["integer"]) if activation else None, name=name)
 
     x = inputs
     if quantized:

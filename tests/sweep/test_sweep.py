@@ -1,0 +1,135 @@
+"""Sweeps through a real Dask LocalCluster and a real `distributed.Scheduler`: rows streamed, failed points
+recorded, resume, determinism, the Pareto front, promotion, and the CLI's one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from codesign.cli import main
+from codesign.errors import CodesignError
+from codesign.kerasenv import LEGACY_KERAS_VARIABLE
+from codesign.sweep import promote, sweep
+from codesign.sweep.run import PINNED_ENV, read_table
+from codesign.zoo.loading import load_model
+from tests.sweep.conftest import tiny_card
+
+pytestmark = pytest.mark.slow  # TensorFlow starts in every worker; each point trains and runs Yosys
+
+GRID = """
+grid:
+  quantization.layers.enc0.weight: [{bits: 3, integer: 1}, {bits: 6, integer: 2}]
+  quantization.pruning.final_sparsity: [0.5, 1.0]
+"""
+TIMES = ("seconds_train", "seconds_estimate", "seconds")
+
+
+def _figures(row: dict) -> dict:
+    return {k: v for k, v in row.items() if k not in (*TIMES, "point")}
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory, data):
+    root = tmp_path_factory.mktemp("sweep")
+    card = tiny_card(root / "card")
+    (root / "grid.yaml").write_text(GRID)
+    with pytest.MonkeyPatch.context() as mp:  # as importing QKeras leaves it: the workers inherit it (kerasenv)
+        mp.setenv(LEGACY_KERAS_VARIABLE, "1")
+        result = sweep(card, root / "out", grid=root / "grid.yaml", workers=2, data=data, progress=False)
+    return root, result
+
+
+def test_points_train_estimate_and_failures_are_rows(local):
+    root, result = local
+    rows = read_table(root / "out" / "results.csv")
+    assert [r["point"] for r in rows] == ["0", "1", "2", "3"]
+    assert (result["points"], result["failed"], result["ran"]) == (4, 2, 4)
+    for r in rows:
+        if json.loads(r["quantization.pruning.final_sparsity"]) == 1.0:  # the trainer refuses it: the row says why
+            assert r["status"] == "failed" and "final_sparsity must lie in [0, 1)" in r["error"] and r["lut"] == ""
+        else:
+            assert r["status"] == "ok" and r["error"] == ""
+            assert 0.5 < float(r["auc_mean"]) <= 1 and int(r["lut"]) > 0 and int(r["dsp"]) == 0
+            assert 0.45 <= float(r["zero_weight_fraction"]) <= 0.7  # pruned to half
+            assert (root / "out" / "points" / r["key"] / "encoder.h5").is_file()
+    ok = {json.loads(r["quantization.layers.enc0.weight"])["bits"]: r for r in rows if r["status"] == "ok"}
+    assert int(ok[3]["lut"]) < int(ok[6]["lut"])  # the first layer's 3-bit weights are cheaper in the RTL
+    front = list(csv.DictReader((root / "out" / "pareto.csv").open()))
+    assert front and {r["point"] for r in front} <= {r["point"] for r in ok.values()}
+    assert (root / "out" / "pareto.png").stat().st_size > 10_000
+
+
+def test_resume_reruns_only_unfinished_points(local, data):
+    root, _ = local
+    before = read_table(root / "out" / "results.csv")
+    with (root / "out" / "results.csv").open("a") as stream:
+        stream.write("2,torn")  # a run killed while writing a row
+    again = sweep(root / "card", root / "out", grid=root / "grid.yaml", workers=1, data=data, progress=False)
+    assert (again["reused"], again["ran"], again["failed"]) == (2, 2, 2)
+    after = read_table(root / "out" / "results.csv")
+    assert [r for r in after if r["status"] == "ok"] == [r for r in before if r["status"] == "ok"]
+
+
+def test_promoted_point_is_a_model_folder(local, tmp_path):
+    root, _ = local
+    ok = next(r for r in read_table(root / "out" / "results.csv") if r["status"] == "ok")
+    target = promote(root / "out", ok["point"], tmp_path / "small_model")
+    model = load_model(target)  # what `codesign synth` loads
+    assert model.name == "small_model" and set(model.chain.thresholds) == {"Loose", "Medium", "Tight"}
+    metrics = json.loads((target / "metrics.json").read_text())
+    assert metrics["sweep"]["point"] == ok["point"]
+    with pytest.raises(CodesignError, match="no finished point 1; finished points: 0, 2"):
+        promote(root / "out", "1", tmp_path / "failed_model")
+    assert not (tmp_path / "failed_model").exists()
+
+
+def test_sweep_on_a_running_scheduler_gives_the_same_rows(local, data, tmp_path):
+    """A real `distributed.Scheduler` and worker (separate processes); the points it shares with the local
+    sweep have the same keys and, bit for bit, the same figures (determinism across clusters)."""
+    root, _ = local
+    (tmp_path / "grid.yaml").write_text(GRID.replace("[0.5, 1.0]", "[0.5]"))
+    env = {**os.environ, **PINNED_ENV, LEGACY_KERAS_VARIABLE: "1"}
+    scheduler_file = tmp_path / "scheduler.json"
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                                  "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = None
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        address = json.loads(scheduler_file.read_text())["address"]
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1",
+                                   "--no-dashboard"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        result = sweep(root / "card", tmp_path / "out", grid=tmp_path / "grid.yaml", scheduler=address, data=data,
+                       progress=False)
+    finally:
+        for process in (worker, scheduler):
+            if process is not None:
+                process.terminate()
+                process.wait(timeout=60)
+    assert (result["ran"], result["failed"]) == (2, 0)
+    local_rows = {r["key"]: _figures(r) for r in read_table(root / "out" / "results.csv")}
+    for row in read_table(tmp_path / "out" / "results.csv"):
+        assert _figures(row) == local_rows[row["key"]]
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    card = tiny_card(tmp_path / "card")
+    (tmp_path / "bad.yaml").write_text("grid: {architecture.latnet: [2]}\n")
+    (tmp_path / "grid.yaml").write_text("grid: {architecture.latent: [2]}\n")
+    assert main(["sweep", str(card), "--grid", str(tmp_path / "bad.yaml"), "-o", str(tmp_path / "a")]) == 2
+    assert main(["sweep", str(card), "--grid", str(tmp_path / "grid.yaml"), "-o", str(tmp_path / "b"),
+                 "--scheduler", "tcp://127.0.0.1:9"]) == 2
+    (tmp_path / "mine").mkdir()
+    assert main(["sweep", str(card), "--grid", str(tmp_path / "grid.yaml"), "-o", str(tmp_path / "mine")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and "no entry architecture.latnet" in lines[0]
+    assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in lines[1] and "not written by codesign" in lines[2]
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
