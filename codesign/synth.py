@@ -267,7 +267,7 @@ def _mismatch_file(output: Path, path_name: str) -> Path:
 COVERS = {
     "network": "the network only (no input scaling, score or working-point comparators: not a trigger model)",
     "trigger": "the whole trigger: input scaling from hardware units ((x - offset) >> shift, cast to the network's "
-               "input format), the network, the score (sum of squares cast to its format) and one comparator bit "
+               "input format), the network, the score (sum of squares, or the single output, cast to its format) and one comparator bit "
                "per working point",
 }
 

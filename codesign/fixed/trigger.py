@@ -8,8 +8,10 @@ emulation.  The semantics are those of the HLS code, step by step:
   keeps that type (bits below its LSB are dropped, i.e. floor), a negative shift is the left shift
   ``<< -shift[i]`` (exact: the difference type has that many more integer bits), and the cast to
   the network's input format rounds and saturates as that format says.  No multipliers.
-* score: ``sum_i mu_i^2`` computed exactly, then cast once to `score_format` (the deployed
-  AXOL1TL uses `ap_ufixed<18,14>`; we saturate so a huge anomaly can never wrap to a small score).
+* score (`Score.kind`): ``sum_of_squares``, ``sum_i mu_i^2`` computed exactly, then cast once to
+  `score_format` (the deployed AXOL1TL uses `ap_ufixed<18,14>`; we saturate so a huge anomaly can never
+  wrap to a small score); or ``output``, the network's single output cast to `score_format` (CICADA,
+  whose network regresses the score itself).
 * comparators: working point `wp` fires when ``score > threshold[wp]``, thresholds in score LSBs
   (for `ap_ufixed<18,14>` that is score x 16, the unit of the CMS menu).
 """
@@ -64,15 +66,28 @@ class InputScaling:
         return network_format.requantize(shifted, frac)
 
 
+#: How the score is made from the network outputs (see the module docstring).
+SCORE_KINDS = ("sum_of_squares", "output")
+
+
 @dataclass(frozen=True)
 class Score:
-    """Sum of squares of the network outputs, cast once to `format`."""
+    """The network outputs' sum of squares (or its single output), cast once to `format`."""
 
     format: FixedFormat
+    kind: str = "sum_of_squares"
+
+    def __post_init__(self) -> None:
+        if self.kind not in SCORE_KINDS:
+            raise ValueError(f"unknown score kind {self.kind!r}; choose one of {', '.join(SCORE_KINDS)}")
 
     def apply(self, out_ints: np.ndarray, out_format: FixedFormat) -> np.ndarray:
-        squares = np.asarray(out_ints, np.float64) ** 2
-        return self.format.requantize(squares.sum(axis=1), 2 * out_format.frac)
+        out = np.asarray(out_ints, np.float64)
+        if self.kind == "output":
+            if out.shape[1] != 1:
+                raise ValueError(f"score kind 'output' needs a network with one output, not {out.shape[1]}")
+            return self.format.requantize(out[:, 0], out_format.frac)
+        return self.format.requantize((out**2).sum(axis=1), 2 * out_format.frac)
 
 
 @dataclass
@@ -113,12 +128,12 @@ class TriggerChain:
         """Everything but the graph (which has its own JSON), for a project's `trigger.json`."""
         return {"raw_format": self.scaling.raw_format.to_dict(), "offsets": self.scaling.offsets.tolist(),
                 "shifts": self.scaling.shifts.tolist(), "score_format": self.score.format.to_dict(),
-                "thresholds": dict(self.thresholds)}
+                "score_kind": self.score.kind, "thresholds": dict(self.thresholds)}
 
     @classmethod
     def from_dict(cls, data: dict, graph: Graph) -> TriggerChain:
         """The inverse of `to_dict`, around `graph`."""
         scaling = InputScaling(FixedFormat(**data["raw_format"]), np.array(data["offsets"], np.int64),
                                np.array(data["shifts"], np.int64))
-        return cls(scaling, graph, Score(FixedFormat(**data["score_format"])),
+        return cls(scaling, graph, Score(FixedFormat(**data["score_format"]), data.get("score_kind", "sum_of_squares")),
                    {str(k): int(v) for k, v in data["thresholds"].items()})

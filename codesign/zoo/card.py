@@ -81,7 +81,11 @@ class Card:
         return features
 
     def score(self) -> Score:
-        return Score(self.format(self.data["score"]["format"]))
+        kind = self.data["score"].get("kind", "sum_of_squares")
+        try:
+            return Score(self.format(self.data["score"]["format"]), kind)
+        except ValueError as err:
+            raise CodesignError(f"card {self.folder / CARD_FILE}: score.kind: {err}") from None
 
     def thresholds(self) -> dict[str, int]:
         return {k: int(v) for k, v in (self.data["working_points"].get("thresholds") or {}).items()}
