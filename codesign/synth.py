@@ -416,12 +416,14 @@ def _markdown(report: dict) -> str:
             lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {wp['threshold_score']:g} | {target} | {rate} | {pure} |")
         lines.append("")
     if r["metrics"].get("signals"):
+        # the firmware's reference model: the float architecture (AXOL1TL) or the float teacher (CICADA)
+        other = "teacher" if "auc_teacher" in next(iter(r["metrics"]["signals"].values())) else "float"
         lines += [f"Signal metrics from {r['metrics_source']}:", "",
-                  "| signal | AUC (firmware) | AUC (float) | efficiencies (firmware, 68% interval where given) |",
+                  f"| signal | AUC (firmware) | AUC ({other}) | efficiencies (firmware, 68% interval where given) |",
                   "|---|---|---|---|"]
         for name, m in r["metrics"]["signals"].items():
             effs = ", ".join(f"{wp} {interval(e)}" for wp, e in m["efficiency_firmware"].items())
-            lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m['auc_float']:.3f} | {effs} |")
+            lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m[f'auc_{other}']:.3f} | {effs} |")
         lines.append("")
     lines.append("Tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()))
     lines.append("Time per stage (s): " + ", ".join(f"{k} {v}" for k, v in r["timings_s"].items()))
