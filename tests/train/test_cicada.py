@@ -115,3 +115,13 @@ def test_training_refuses_more_events_than_the_zero_bias_has(tmp_path, tiny):
     with pytest.raises(CodesignError, match="lower them"):
         train(card, *tiny)
     assert not (tmp_path / "c" / "encoder.h5").exists()
+
+
+def test_cli_refuses_a_family_without_training(tmp_path, capsys):
+    from codesign.cli import main
+
+    card = _tiny_card(tmp_path / "x")
+    card.data["family"] = "nope"
+    card.save()
+    assert main(["train", str(tmp_path / "x")]) != 0
+    assert "family 'nope' is not implemented (known: vae, cicada)" in capsys.readouterr().err
