@@ -45,15 +45,15 @@ def _data_processes(args: argparse.Namespace) -> None:
 
 
 def _train(args: argparse.Namespace) -> None:
-    from codesign.train import axol1tl, gelato
+    from codesign.train import axol1tl, cicada, gelato
     from codesign.train.common import load_samples
     from codesign.zoo import load_card
 
-    trainers = {"vae": axol1tl.train, "vae_gan": gelato.train}
+    trainers = {"vae": axol1tl.train, "vae_gan": gelato.train, "cicada": cicada.train}
     card = load_card(args.model)
     if card.data.get("family") not in trainers:
-        raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented yet; "
-                            f"known: {', '.join(trainers)}")
+        raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented "
+                            f"(known: {', '.join(trainers)}); fix the card's family")
     samples, raws = load_samples(card, jobs=args.jobs)
     metrics = trainers[card.data["family"]](card, samples, raws, epochs=args.epochs, verbose=2)
     for name, wp in metrics["working_points"].items():
@@ -63,7 +63,8 @@ def _train(args: argparse.Namespace) -> None:
               f"largest share of one pileup-pool interaction {wp['tail']['pool_share']:.1%} "
               f"({wp['tail']['pool_crossings']} crossings)")
     for name, m in metrics["signals"].items():
-        print(f"{name:15s} AUC firmware {m['auc_firmware']:.3f}  float {m['auc_float']:.3f}  "
+        other = "teacher" if "auc_teacher" in m else "float"
+        print(f"{name:15s} AUC firmware {m['auc_firmware']:.3f}  {other} {m[f'auc_{other}']:.3f}  "
               + "  ".join(f"eff@{wp} {e['value']:.3f}" for wp, e in m["efficiency_firmware"].items()))
     print(f"wrote {card.encoder_path}, {card.folder / 'card.yaml'} and metrics.json")
 

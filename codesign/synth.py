@@ -289,7 +289,7 @@ def _mismatch_file(output: Path, path_name: str) -> Path:
 COVERS = {
     "network": "the network only (no input scaling, score or working-point comparators: not a trigger model)",
     "trigger": "the whole trigger: input scaling from hardware units ((x - offset) >> shift, cast to the network's "
-               "input format), the network, the score (sum of squares cast to its format) and one comparator bit "
+               "input format), the network, the score (sum of squares, or the single output, cast to its format) and one comparator bit "
                "per working point",
 }
 
@@ -448,12 +448,14 @@ def _markdown(report: dict) -> str:
             lines.append(f"| {wp['name']} | {wp['threshold_lsb']} | {wp['threshold_score']:g} | {target} | {rate} | {pure} |")
         lines.append("")
     if r["metrics"].get("signals"):
+        # the firmware's reference model: the float architecture (AXOL1TL) or the float teacher (CICADA)
+        other = "teacher" if "auc_teacher" in next(iter(r["metrics"]["signals"].values())) else "float"
         lines += [f"Signal metrics from {r['metrics_source']}:", "",
-                  "| signal | AUC (firmware) | AUC (float) | efficiencies (firmware, 68% interval where given) |",
+                  f"| signal | AUC (firmware) | AUC ({other}) | efficiencies (firmware, 68% interval where given) |",
                   "|---|---|---|---|"]
         for name, m in r["metrics"]["signals"].items():
             effs = ", ".join(f"{wp} {interval(e)}" for wp, e in m["efficiency_firmware"].items())
-            lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m['auc_float']:.3f} | {effs} |")
+            lines.append(f"| {name} | {m['auc_firmware']:.3f} | {m[f'auc_{other}']:.3f} | {effs} |")
         lines.append("")
     lines.append("Tools: " + ", ".join(f"{k} {v}" for k, v in r["tools"].items()))
     lines.append("Time per stage (s): " + ", ".join(f"{k} {v}" for k, v in r["timings_s"].items()))

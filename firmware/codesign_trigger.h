@@ -1,6 +1,6 @@
 // codesign: the hand-written trigger blocks around a network (HLS C++, Vitis HLS / Vivado HLS).
 //
-//   raw hardware inputs --scale_inputs--> network --sum_of_squares--> score --compare--> pass bits
+//   raw hardware inputs --scale_inputs--> network --sum_of_squares (or output_score)--> score --compare--> pass bits
 //
 // Every block is bit-exact with codesign.fixed.trigger (the emulator); the types come from the
 // generated trigger_parameters.h of each project, never from here.
@@ -42,6 +42,13 @@ void sum_of_squares(const mu_t mu[N], score_t &score) {
         sum += mu[i] * mu[i];
     }
     score = sum >> SHIFT;
+}
+
+// score = (score_t)(out[0]): a network that regresses its score (CICADA), one cast.
+template <class out_t, class score_t>
+void output_score(const out_t out[1], score_t &score) {
+#pragma HLS INLINE
+    score = out[0];
 }
 
 // pass[w] = score > threshold[w]: one comparator per working point.

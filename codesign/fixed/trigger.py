@@ -8,10 +8,12 @@ emulation.  The semantics are those of the HLS code, step by step:
   keeps that type (bits below its LSB are dropped, i.e. floor), a negative shift is the left shift
   ``<< -shift[i]`` (exact: the difference type has that many more integer bits), and the cast to
   the network's input format rounds and saturates as that format says.  No multipliers.
-* score: ``sum_i mu_i^2`` computed exactly (``2 f`` fractional bits for outputs of ``f``), shifted right by
-  `shift` bits inside that type (floor: on the integer counts, ``sum_i count_i^2 >> shift``), then cast once
-  to `score_format` (the deployed AXOL1TL uses `ap_ufixed<18,14>` and no shift, GELATO an integer score
-  shifted by 8; we saturate so a huge anomaly can never wrap to a small score).
+* score (`Score.kind`): ``sum_of_squares``, ``sum_i mu_i^2`` computed exactly (``2 f`` fractional bits
+  for outputs of ``f``), shifted right by `shift` bits inside that type (floor: on the integer counts,
+  ``sum_i count_i^2 >> shift``), then cast once to `score_format` (the deployed AXOL1TL uses
+  `ap_ufixed<18,14>` and no shift, GELATO an integer score shifted by 8; we saturate so a huge anomaly can
+  never wrap to a small score); or ``output``, the network's single output cast to `score_format` (CICADA,
+  whose network regresses the score itself).
 * comparators: working point `wp` fires when ``score > threshold[wp]``, thresholds in score LSBs
   (for `ap_ufixed<18,14>` that is score x 16, the unit of the CMS menu).
 """
@@ -66,16 +68,26 @@ class InputScaling:
         return network_format.requantize(shifted, frac)
 
 
+#: How the score is made from the network outputs (see the module docstring).
+SCORE_KINDS = ("sum_of_squares", "output")
+
+
 @dataclass(frozen=True)
 class Score:
-    """Sum of squares of the network outputs, shifted right by `shift` bits (floor), cast once to `format`."""
+    """The network outputs' sum of squares, shifted right by `shift` bits (floor), or the network's single
+    output (`kind`), cast once to `format`."""
 
     format: FixedFormat
     shift: int = 0
+    kind: str = "sum_of_squares"
 
     def __post_init__(self) -> None:
+        if self.kind not in SCORE_KINDS:
+            raise ValueError(f"unknown score kind {self.kind!r}; choose one of {', '.join(SCORE_KINDS)}")
         if not 0 <= self.shift <= MAX_SHIFT:
             raise ValueError(f"the score shift must lie in 0..{MAX_SHIFT}, got {self.shift}")
+        if self.kind == "output" and self.shift:
+            raise ValueError("a score shift applies to a sum of squares, not to the network's output")
 
     def sum_format(self, out_format: FixedFormat, n_out: int) -> FixedFormat:
         """The exact unsigned type of ``sum_i mu_i^2`` (and of its right shift, which keeps the type)."""
@@ -84,9 +96,14 @@ class Score:
         return FixedFormat(width, width - 2 * out_format.frac, signed=False)
 
     def apply(self, out_ints: np.ndarray, out_format: FixedFormat) -> np.ndarray:
-        """Output counts (N, n) to score counts (N,): ``(sum_i count_i^2) >> shift`` on the ``2 f`` grid, then the cast."""
-        squares = np.asarray(out_ints, np.float64) ** 2
-        return self.format.requantize(np.floor(squares.sum(axis=1) * 2.0**-self.shift), 2 * out_format.frac)
+        """Output counts (N, n) to score counts (N,): the single output, or ``(sum_i count_i^2) >> shift`` on
+        the ``2 f`` grid; then the cast."""
+        out = np.asarray(out_ints, np.float64)
+        if self.kind == "output":
+            if out.shape[1] != 1:
+                raise ValueError(f"score kind 'output' needs a network with one output, not {out.shape[1]}")
+            return self.format.requantize(out[:, 0], out_format.frac)
+        return self.format.requantize(np.floor((out**2).sum(axis=1) * 2.0**-self.shift), 2 * out_format.frac)
 
 
 @dataclass
@@ -127,12 +144,14 @@ class TriggerChain:
         """Everything but the graph (which has its own JSON), for a project's `trigger.json`."""
         return {"raw_format": self.scaling.raw_format.to_dict(), "offsets": self.scaling.offsets.tolist(),
                 "shifts": self.scaling.shifts.tolist(), "score_format": self.score.format.to_dict(),
-                "score_shift": self.score.shift, "thresholds": dict(self.thresholds)}
+                "score_shift": self.score.shift, "score_kind": self.score.kind, "thresholds": dict(self.thresholds)}
 
     @classmethod
     def from_dict(cls, data: dict, graph: Graph) -> TriggerChain:
         """The inverse of `to_dict`, around `graph`."""
         scaling = InputScaling(FixedFormat(**data["raw_format"]), np.array(data["offsets"], np.int64),
                                np.array(data["shifts"], np.int64))
-        return cls(scaling, graph, Score(FixedFormat(**data["score_format"]), int(data.get("score_shift", 0))),
+        score = Score(FixedFormat(**data["score_format"]), int(data.get("score_shift", 0)),
+                      data.get("score_kind", "sum_of_squares"))
+        return cls(scaling, graph, score,
                    {str(k): int(v) for k, v in data["thresholds"].items()})

@@ -144,7 +144,8 @@ def _trigger_lines(chain) -> list[str]:
         *[f"| {i} | {int(o)} | {int(s)} |" for i, (o, s) in enumerate(zip(scaling.offsets, scaling.shifts))],
         "",
         "## Score and working points",
-        f"score = sum of the squared network outputs, exact, cast once to `{score.hls()}` (LSB {score.lsb:g}). "
+        f"score = {'the single network output' if chain.score.kind == 'output' else 'sum of the squared network outputs, exact,'}"
+        f" cast once to `{score.hls()}` (LSB {score.lsb:g}). "
         "Working point w fires (`pass[w]` = 1) when score > threshold[w]:",
         "",
         "| pass bit | working point | threshold (score LSBs) | threshold (value) |",

@@ -26,6 +26,13 @@ def _array(values) -> str:
     return "{" + ", ".join(str(int(v)) for v in values) + "}"
 
 
+def _score_call(chain: TriggerChain) -> str:
+    """The C++ of the score block for the chain's `Score.kind`."""
+    if chain.score.kind == "output":
+        return "codesign::output_score<result_t, score_t>(network_out, score);"
+    return "codesign::sum_of_squares<result_t, square_sum_t, score_t, N_TRIGGER_OUTPUTS, SCORE_SHIFT>(network_out, score);"
+
+
 def write_trigger(chain: TriggerChain, project_dir: Path, project: str, working_points: list[str]) -> list[Path]:
     """Write the trigger wrapper sources into `project_dir/firmware`; returns the files written."""
     firmware = Path(project_dir) / "firmware"
@@ -94,7 +101,7 @@ void {project}_trigger(const raw_t raw[N_TRIGGER_INPUTS], result_t network_out[N
 #pragma HLS ARRAY_PARTITION variable=network_in complete
     codesign::scale_inputs<raw_t, difference_t, input_t, N_TRIGGER_INPUTS>(raw, input_offset, input_shift, network_in);
     {project}(network_in, network_out);
-    codesign::sum_of_squares<result_t, square_sum_t, score_t, N_TRIGGER_OUTPUTS, SCORE_SHIFT>(network_out, score);
+    {_score_call(chain)}
     codesign::compare<score_t, N_WORKING_POINTS>(score, threshold, pass);
 }}
 """

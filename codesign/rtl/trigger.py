@@ -4,8 +4,9 @@
   to the raw LSB (the HLS difference type keeps its LSB) or an exact left shift ``<< -s`` (wiring), then
   the cast to the network's input format (`trace.cast`: its rounding and saturation);
 * the network (`trace.trace_network`, the same operations as `trace_graph`);
-* the score ``sum_i mu_i^2``, exact, shifted right by the score's shift inside its exact type (floor; wiring
-  and dropped bits), then cast to the score format.  Squares are shift-and-add:
+* the score: ``sum_i mu_i^2``, exact, shifted right by the score's shift inside its exact type (floor;
+  wiring and dropped bits), then cast to the score format (or, for `Score.kind` ``output``, the single
+  network output cast to it).  Squares are shift-and-add:
   ``mu^2 = sum_j bit_j(mu) * (mu << j)`` over the two's-complement bits (the sign bit's term subtracted),
   each term a product with a one-bit operand (an AND per bit), summed in a balanced tree: no wide
   multiplier, no DSP;
@@ -47,11 +48,14 @@ def _trace_trigger(chain: TriggerChain, delay_constraint: int) -> CombLogic:
     x = FixedVariableArray(np.array(scaled, dtype=object).reshape(graph.input_shape), raw.solver_options)
     network = list(trace_network(x, graph).ravel()._vars)
     out_frac = graph.output_format.frac
-    squares = [_square(v) for v in network]
-    total, shift = _tree_sum(squares), chain.score.shift
-    if shift:  # floor on the grid of the exact sum: ``sum >> shift`` in the HLS sum type
-        total = cast(total * 2.0**-shift, 2 * out_frac + shift, chain.score.sum_format(graph.output_format, len(network)))
-    score = cast(total, 2 * out_frac, chain.score.format)
+    if chain.score.kind == "output":
+        score = cast(network[0], out_frac, chain.score.format)
+    else:
+        total, shift = _tree_sum([_square(v) for v in network]), chain.score.shift
+        if shift:  # floor on the grid of the exact sum: ``sum >> shift`` in the HLS sum type
+            total = cast(total * 2.0**-shift, 2 * out_frac + shift,
+                         chain.score.sum_format(graph.output_format, len(network)))
+        score = cast(total, 2 * out_frac, chain.score.format)
     lsb = 2.0 ** -chain.score.format.frac
     bits = [_above(score, threshold * lsb) for threshold in chain.thresholds.values()]
     return comb_trace(inputs, [*network, score, *bits], keep_dead_inputs=True)

@@ -160,7 +160,7 @@ def evaluate_and_write(card: Card, samples: Samples, raws: dict[str, np.ndarray]
         "score_lsb": model.lsb,
         "menu": report["menu"],
         "working_points": {wp["name"]: {**{k: wp[k] for k in ("threshold_lsb", "rate_hz", "pure_rate_hz", "flagged")},
-                                        "tail": _tail(reference, wp["threshold_lsb"] * model.lsb)}
+                                        "tail": pool_tail(reference, wp["threshold_lsb"] * model.lsb)}
                            for wp in points},
         "input_saturation": {name: saturation_by_feature(scaling, raws[name], net_format, card.features())
                              for name in ("reference", *samples.signals)},
@@ -178,11 +178,11 @@ def evaluate_and_write(card: Card, samples: Samples, raws: dict[str, np.ndarray]
             "pure_efficiency_firmware": {wp["name"]: wp["signals"][sample.name]["pure_efficiency"] for wp in points},
             "efficiency_float": {name: fraction(fl > t, sample.weights).as_dict() for name, t in float_thresholds.items()},
         }
-    _write(card, encoder, metrics)
+    write_model(card, encoder, metrics)
     return metrics
 
 
-def _tail(reference: Sample, threshold: float) -> dict:
+def pool_tail(reference: Sample, threshold: float) -> dict:
     """Who makes up the reference rate above a threshold: the largest share of one reused pileup-pool
     interaction (and the crossings it leads) and of one event (`codesign.data.zerobias.tail_shares`)."""
     from codesign.data.zerobias import tail_shares
@@ -191,7 +191,7 @@ def _tail(reference: Sample, threshold: float) -> dict:
     return {"pool_share": shares.pool_share, "pool_crossings": shares.pool_crossings, "event_share": shares.event_share}
 
 
-def _write(card: Card, encoder, metrics: dict) -> None:
+def write_model(card: Card, encoder, metrics: dict) -> None:
     with atomic_path(card.encoder_path) as tmp:
         encoder.save(tmp, save_format="h5", include_optimizer=False)
     with atomic_path(card.folder / METRICS_FILE) as tmp:

@@ -81,12 +81,16 @@ class Card:
         return features
 
     def score(self) -> Score:
-        """The score: sum of squares, `score.shift` bits right (default 0), cast to `score.format`."""
+        """The score: `score.kind` (sum of squares, default, or the network's single output), `score.shift` bits
+        right (default 0; sums of squares only), cast to `score.format`."""
         shift = self.data["score"].get("shift", 0)
         if not isinstance(shift, int) or isinstance(shift, bool) or not 0 <= shift <= MAX_SHIFT:
             raise CodesignError(f"card {self.folder / CARD_FILE}: score.shift must be an integer in 0..{MAX_SHIFT}, "
                                 f"got {shift!r}")
-        return Score(self.format(self.data["score"]["format"]), shift)
+        try:
+            return Score(self.format(self.data["score"]["format"]), shift, self.data["score"].get("kind", "sum_of_squares"))
+        except ValueError as err:
+            raise CodesignError(f"card {self.folder / CARD_FILE}: score: {err}") from None
 
     def thresholds(self) -> dict[str, int]:
         return {k: int(v) for k, v in (self.data["working_points"].get("thresholds") or {}).items()}

@@ -101,6 +101,25 @@ def test_trace_equals_emulator_on_raw_edge_vectors(chain, tmp_path):
     assert rtl.latency_cycles > 1 and rtl.covers == "trigger"
 
 
+def test_output_score_trace_equals_emulator(tmp_path):
+    """Score kind `output` (CICADA): the single network output cast to a coarser unsigned score format, so
+    rounding ties and negative outputs saturating to 0 occur; bit for bit on raw edge vectors."""
+    base = small_chain(seed=3, n_out=1, thresholds=(2, 9, 14))
+    score = Score(FixedFormat(4, 1, False, "RND_CONV", "SAT"), "output")
+    chain = TriggerChain(base.scaling, base.graph, score, base.thresholds)
+    raw = raw_edge_vectors(chain, 3000, np.random.default_rng(2))
+    counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)
+    want = trigger_counts(chain, counts)
+    net = want["network"].ravel()
+    assert np.any(net < 0) and np.any(net % 2 == 1) and want["score"].max() == score.format.max_int
+    np.testing.assert_array_equal(want["score"].ravel(), score.format.requantize(net.astype(float), 4))
+    got = write_trigger_rtl(chain, tmp_path / "rtl", clock_mhz=200.0).predict_counts(counts)
+    for name, values in want.items():
+        np.testing.assert_array_equal(got[name], values, err_msg=name)
+    with pytest.raises(ValueError, match="one output"):
+        TriggerChain(base.scaling, small_chain(n_out=2).graph, score).emulate_counts(counts[:2])
+
+
 def test_no_wide_multiplier(chain):
     """Squares are shift-and-add: every product has a one-bit operand (no DSP)."""
     comb = trace_trigger(chain)
