@@ -27,7 +27,7 @@ def golden_inputs(model, rng: np.random.Generator, tmp: Path) -> np.ndarray:
     for process in ("zerobias", "zprime_ee", "zprime_mumu", "hidden_valley"):
         request = GenerationRequest(process, EVENTS_PER_PROCESS, seed=7, pool_events=REAL_EVENTS_POOL, pf=False)
         path, _ = generate(request, tmp / f"{process}.root", progress=False)
-        real.append(read_view(path, view))
+        real.append(read_view(path, view).reshape(EVENTS_PER_PROCESS, -1))  # image views as rows, as raw_edge_vectors
     return np.concatenate([*real, raw_edge_vectors(model.chain, 200, rng)]).astype(np.float32)
 
 
