@@ -151,7 +151,7 @@ class TriggerChain:
         """The inverse of `to_dict`, around `graph`."""
         scaling = InputScaling(FixedFormat(**data["raw_format"]), np.array(data["offsets"], np.int64),
                                np.array(data["shifts"], np.int64))
-        score = Score(FixedFormat(**data["score_format"]), int(data.get("score_shift", 0)),
-                      data.get("score_kind", "sum_of_squares"))
+        score = Score(FixedFormat(**data["score_format"]), shift=int(data.get("score_shift", 0)),
+                      kind=data.get("score_kind", "sum_of_squares"))
         return cls(scaling, graph, score,
                    {str(k): int(v) for k, v in data["thresholds"].items()})

@@ -144,7 +144,7 @@ def _trigger_lines(chain) -> list[str]:
         *[f"| {i} | {int(o)} | {int(s)} |" for i, (o, s) in enumerate(zip(scaling.offsets, scaling.shifts))],
         "",
         "## Score and working points",
-        f"score = {'the single network output' if chain.score.kind == 'output' else 'sum of the squared network outputs, exact,'}"
+        f"score = {_score_text(chain.score)}"
         f" cast once to `{score.hls()}` (LSB {score.lsb:g}). "
         "Working point w fires (`pass[w]` = 1) when score > threshold[w]:",
         "",
@@ -156,3 +156,11 @@ def _trigger_lines(chain) -> list[str]:
         lines.append("")
         lines.append("Negative shifts above are left shifts.")
     return lines
+
+
+def _score_text(score) -> str:
+    """What the score block computes, in words."""
+    if score.kind == "output":
+        return "the single network output"
+    shift = f" shifted right by {score.shift} bits (floor)," if score.shift else ""
+    return f"sum of the squared network outputs, exact,{shift}"

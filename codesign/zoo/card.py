@@ -88,7 +88,8 @@ class Card:
             raise CodesignError(f"card {self.folder / CARD_FILE}: score.shift must be an integer in 0..{MAX_SHIFT}, "
                                 f"got {shift!r}")
         try:
-            return Score(self.format(self.data["score"]["format"]), shift, self.data["score"].get("kind", "sum_of_squares"))
+            return Score(self.format(self.data["score"]["format"]), shift=shift,
+                         kind=self.data["score"].get("kind", "sum_of_squares"))
         except ValueError as err:
             raise CodesignError(f"card {self.folder / CARD_FILE}: score: {err}") from None
 

@@ -105,7 +105,7 @@ def test_output_score_trace_equals_emulator(tmp_path):
     """Score kind `output` (CICADA): the single network output cast to a coarser unsigned score format, so
     rounding ties and negative outputs saturating to 0 occur; bit for bit on raw edge vectors."""
     base = small_chain(seed=3, n_out=1, thresholds=(2, 9, 14))
-    score = Score(FixedFormat(4, 1, False, "RND_CONV", "SAT"), "output")
+    score = Score(FixedFormat(4, 1, False, "RND_CONV", "SAT"), kind="output")
     chain = TriggerChain(base.scaling, base.graph, score, base.thresholds)
     raw = raw_edge_vectors(chain, 3000, np.random.default_rng(2))
     counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)

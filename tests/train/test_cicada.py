@@ -124,4 +124,4 @@ def test_cli_refuses_a_family_without_training(tmp_path, capsys):
     card.data["family"] = "nope"
     card.save()
     assert main(["train", str(tmp_path / "x")]) != 0
-    assert "family 'nope' is not implemented (known: vae, cicada)" in capsys.readouterr().err
+    assert "family 'nope' is not implemented (known: vae, vae_gan, cicada)" in capsys.readouterr().err
