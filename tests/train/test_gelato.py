@@ -9,21 +9,15 @@ import shutil
 import numpy as np
 import pytest
 
-from codesign.train.common import Samples, read_sample
 from codesign.train.gelato import fit, train
 from codesign.zoo import load_card
 from codesign.zoo.card import models_dir
 from codesign.zoo.loading import load_model
-from tests.conftest import TEST_PILEUP
 
 
 @pytest.fixture(scope="module")
-def samples(sample) -> tuple[Samples, dict]:
-    files = {"background": sample("minbias", TEST_PILEUP), "reference": sample("zerobias", TEST_PILEUP),
-             "zprime_ll": sample("zprime_ll")}
-    loaded = {key: read_sample(key, path, "gelato_tob") for key, path in files.items()}
-    samples = Samples(loaded["background"][0], loaded["reference"][0], {"zprime_ll": loaded["zprime_ll"][0]})
-    return samples, {key: raw for key, (_, raw) in loaded.items()}
+def samples(training_samples):
+    return training_samples("gelato_tob")
 
 
 def _tiny_card(folder):
