@@ -259,7 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--jobs", type=options.jobs, default=default_jobs(), help="event-generation workers")
     sweep.add_argument("--promote", metavar="POINT", help="write a finished point of the sweep as a model folder")
     sweep.add_argument("--to", type=Path, help="the promoted model folder (default: ./MODEL_pPOINT)")
-    sweep.set_defaults(run=_sweep)
+    sweep.set_defaults(run=_sweep, after_interrupt="finished points stay in the sweep folder's results.csv; run the same command to resume")
 
     from codesign.dqm.cli import add_parser as add_dqm_parser
     from codesign.handoff.cli import add_parser as add_handoff_parser
@@ -333,8 +333,14 @@ def _multiprocessing(process) -> bool:
         return False
 
 
+def _after_interrupt(args: argparse.Namespace | None) -> str:
+    """What an interrupted run leaves: nothing, unless the verb streams results it can resume from."""
+    return getattr(args, "after_interrupt", None) or "no output written"
+
+
 def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    args = None
     try:
         try:
             args = build_parser().parse_args(argv)
@@ -347,10 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"codesign: error: {err}", file=sys.stderr)
         return EXIT_USER_ERROR
     except Interrupted as err:
-        print(f"codesign: interrupted ({err}); no output written", file=sys.stderr)
+        print(f"codesign: interrupted ({err}); {_after_interrupt(args)}", file=sys.stderr)
         return 128 + err.signum
     except KeyboardInterrupt:
-        print("codesign: interrupted; no output written", file=sys.stderr)
+        print(f"codesign: interrupted; {_after_interrupt(args)}", file=sys.stderr)
         return 128 + signal.SIGINT
     except MemoryError:
         print("codesign: error: out of memory; use smaller inputs or fewer --vectors/--events", file=sys.stderr)

@@ -11,7 +11,6 @@ import numpy as np
 from codesign.atomic import atomic_path
 from codesign.cache import cache_dir, cache_key
 from codesign.errors import CodesignError
-from codesign.fixed.bounds import saturations
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Upsample2D
 from codesign.verify.vectors import overrange_counts, sensitivity_counts
@@ -135,6 +134,8 @@ def _saturation_witnesses(graph: Graph, rng: np.random.Generator) -> np.ndarray:
     copies moved by one LSB on a quarter of the inputs.  Uniform, corner and hill-climbing inputs rarely
     get deep casts there, so their SAT could be WRAP unseen; the witnesses come from a MILP
     (`fixed.bounds.saturations`), cached per graph.  Graphs the MILP cannot model add none."""
+    from codesign.fixed.bounds import saturations  # scipy's MILP solver: only when vectors are made
+
     fmt = graph.input_format
     n_in = int(np.prod(graph.input_shape))
     path = cache_dir("saturation") / f"{cache_key({'graph': graph.to_json(), 'per_end': WITNESSES_PER_END})}.npy"

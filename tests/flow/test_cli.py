@@ -84,3 +84,18 @@ def test_tensorflow_start_up_noise_is_hidden_unless_verbose(small_h5, tmp_path: 
     assert quiet.returncode == 0 and quiet.stderr == "", quiet.stderr
     loud = _emulate(tmp_path, small_h5, "-v")
     assert loud.returncode == 0 and "tensorflow" in loud.stderr.lower()
+
+
+def test_an_interrupt_says_what_the_verb_leaves(monkeypatch, capsys):
+    """Atomic verbs leave nothing; the sweep keeps its streamed results, and says how to resume."""
+    import codesign.cli as cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_sweep", interrupted)
+    monkeypatch.setattr(cli, "_train", interrupted)
+    assert cli.main(["sweep", "axol1tl", "-o", "s"]) == 130
+    assert "finished points stay in the sweep folder's results.csv" in capsys.readouterr().err
+    assert cli.main(["train", "axol1tl"]) == 130
+    assert capsys.readouterr().err.strip() == "codesign: interrupted; no output written"
