@@ -139,7 +139,7 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
     pool = pool_file(request.seed, request.pool_events, jobs, progress) if needs_pool else None
     n_events = sum(c.events for c in chunks)
     metadata = {**asdict(request), "events_requested": request.events, "codesign": __version__,
-                "format": FORMAT_VERSION, "description": process.description, "weighted": process.zero_bias}
+                "format": FORMAT_VERSION, "description": process.description, "weighted": process.zero_bias or process.biased}
     if process.zero_bias:
         metadata["zerobias"] = {"pool_max_pthat": zerobias.POOL_MAX_PTHAT, "sigma_inelastic_mb": zerobias.SIGMA_INELASTIC_MB,
                                 "components": [{"name": c.name, "events": c.events, "weight": c.weight}
@@ -165,12 +165,15 @@ def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Ev
     parts = []
     for start in range(0, chunk.events, SUB_BATCH_EVENTS):
         n = min(SUB_BATCH_EVENTS, chunk.events - start)
+        weight = np.full(n, chunk.weight)
         if generator is None:  # a soft zero-bias crossing: every interaction from the pool
             drawn = overlay.draw(n, primary_from_pool=True, with_particles=request.pf)
             events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng)
             pthat, lead = np.zeros(n), drawn.leading
         else:
-            particles, pthat = generator.generate(n)
+            particles, pthat, pythia_weight = generator.generate(n)
+            if chunk.process.biased:
+                weight = weight * pythia_weight
             lead = np.full(n, -1)
             if overlay is None:
                 events = detector.simulate(particles, np.zeros(n, np.int64), rng, with_pf=request.pf)
@@ -181,8 +184,11 @@ def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Ev
                 pf_particles = Particles.merge(particles, drawn.particles) if request.pf else None
                 events = detector.simulate_inputs(deposits, muons, pf_particles, drawn.n_pileup, rng)
                 lead = np.where(drawn.leading_pt > max_pt(particles), drawn.leading, -1)
-        parts.append(dataclasses.replace(events, weight=np.full(n, chunk.weight), pthat=pthat, lead_interaction=lead))
-    return Events.concatenate(parts)
+        parts.append(dataclasses.replace(events, weight=weight, pthat=pthat, lead_interaction=lead))
+    events = Events.concatenate(parts)
+    if chunk.process is not None and chunk.process.biased:  # the chunk keeps its share of the population
+        events.weight[:] = events.weight * (chunk.weight * chunk.events / events.weight.sum())
+    return events
 
 
 class _WorkerProcess(multiprocessing.context.SpawnProcess):

@@ -59,19 +59,22 @@ class PythiaGenerator:
             raise RuntimeError(f"Pythia failed to initialise process {process.name}")
         self._charges: dict[int, int] = {}
 
-    def generate(self, n_events: int) -> tuple[Particles, np.ndarray]:
-        """The visible final-state particles (pT > 0.1 GeV) of `n_events` new events, and the p̂T of
-        each event's hardest interaction (GeV; for minimum bias, its hardest multiparton interaction)."""
+    def generate(self, n_events: int) -> tuple[Particles, np.ndarray, np.ndarray]:
+        """The visible final-state particles (pT > 0.1 GeV) of `n_events` new events, the p̂T of
+        each event's hardest interaction (GeV; for minimum bias, its hardest multiparton interaction) and
+        Pythia's event weights (1 unless the process biases its phase space)."""
         batches: list[Particles] = []
         pthat: list[np.ndarray] = []
+        weights: list[np.ndarray] = []
         missing = n_events
         while missing > 0:  # nextBatch skips the rare events Pythia fails to make
             events = self._pythia.nextBatch(missing)
             batch = self._to_particles(events.prt)
             batches.append(batch)
             pthat.append(np.sqrt(np.maximum(ak.to_numpy(events.info.pT2Hat), 0.0)))
+            weights.append(ak.to_numpy(events.info.weights[:, 0]).astype(np.float64))
             missing -= batch.n_events
-        return Particles.concatenate(batches), np.concatenate(pthat)
+        return Particles.concatenate(batches), np.concatenate(pthat), np.concatenate(weights)
 
     def _to_particles(self, prt: ak.Array) -> Particles:
         final = prt[prt.status > 0]

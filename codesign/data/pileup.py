@@ -192,7 +192,7 @@ def _pool_chunk(task: tuple[int, int, int, Process, float, float, Path]) -> Part
     seed, tier, index, process, low, high, init_dir = task
     seeds = np.random.SeedSequence([seed, tier, index, 0xB1A5])
     generator = PythiaGenerator(process, int(seeds.generate_state(1)[0]) % 900_000_000 + 1, init_dir)
-    particles, pthat = generator.generate(POOL_CHUNK_EVENTS)
+    particles, pthat, _ = generator.generate(POOL_CHUNK_EVENTS)
     inside = (pthat >= low) & (pthat < high)
     kept = particles.select(np.repeat(inside, particles.counts))
     return Particles(kept.counts[inside], *(getattr(kept, f.name) for f in fields(Particles)[1:]))

@@ -27,9 +27,26 @@ class Process:
     #: Zero bias: whole bunch crossings stitched from the pileup pool and weighted p̂T-sliced QCD
     #: (`codesign.data.zerobias`); `settings` are then those of the pool's soft tier.
     zero_bias: bool = False
+    #: Pythia biases the phase space (`PhaseSpace:bias2Selection`): events carry Pythia's weights.
+    biased: bool = False
 
 
 MINBIAS_SETTINGS = ("SoftQCD:inelastic = on",)
+_LEPTONS = "11 13 15"
+_HV_DARK_SECTOR = (
+    "HiddenValley:Ngauge = 3",
+    "HiddenValley:fragment = on",
+    "HiddenValley:FSR = on",
+    "HiddenValley:alphaOrder = 1",
+    "HiddenValley:Lambda = 5.",
+    "HiddenValley:pTminFSR = 5.5",
+    "HiddenValley:spinFv = 0",
+    "4900101:m0 = 2.5",
+    "4900111:m0 = 5.",
+    "4900113:m0 = 5.",
+    "4900211:m0 = 4.99",
+    "4900213:m0 = 4.99",
+)
 _Z_PRIME = ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:onMode = off")
 
 PROCESSES: dict[str, Process] = {
@@ -115,18 +132,7 @@ PROCESSES: dict[str, Process] = {
                 "4900023:mWidth = 20.",
                 "4900023:onMode = off",
                 "4900023:onIfAny = 4900101",
-                "HiddenValley:Ngauge = 3",
-                "HiddenValley:fragment = on",
-                "HiddenValley:FSR = on",
-                "HiddenValley:alphaOrder = 1",
-                "HiddenValley:Lambda = 5.",
-                "HiddenValley:pTminFSR = 5.5",
-                "HiddenValley:spinFv = 0",
-                "4900101:m0 = 2.5",
-                "4900111:m0 = 5.",
-                "4900113:m0 = 5.",
-                "4900211:m0 = 4.99",
-                "4900213:m0 = 4.99",
+                *_HV_DARK_SECTOR,
                 "4900111:oneChannel = 1 0.3 91 13 -13",
                 "4900111:addChannel = 1 0.7 91 1 -1",
                 "4900113:oneChannel = 1 0.3 91 13 -13",
@@ -139,6 +145,58 @@ PROCESSES: dict[str, Process] = {
             " -> pi+ pi-",
             ("HiggsSM:gg2H = on", "25:m0 = 125.", "25:mayDecay = off"),
             suep={"meson_mass": 1.0, "temperature": 1.0, "lepton_fraction": 0.0},
+        ),
+        # HLT anomaly detection (issue 15): the SM training mix and its evaluation signals
+        Process(
+            "dy_ll",
+            "Drell-Yan Z/gamma* -> ee / mumu / tautau, m(ll) > 50 GeV",
+            ("WeakSingleBoson:ffbar2gmZ = on", "PhaseSpace:mHatMin = 50.", "23:onMode = off", f"23:onIfAny = {_LEPTONS}"),
+            is_signal=False,
+        ),
+        Process(
+            "qcd_biased",
+            "QCD 2 -> 2, pT-hat > 15 GeV, phase space biased by (pT-hat / 15 GeV)^4 so the whole range is populated;"
+            " events carry Pythia's weights",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 15.", "PhaseSpace:bias2Selection = on",
+             "PhaseSpace:bias2SelectionPow = 4.", "PhaseSpace:bias2SelectionRef = 15."),
+            is_signal=False,
+            biased=True,
+        ),
+        Process(
+            "ttbar_semilep",
+            "ttbar, semileptonic: W+ -> l nu (e, mu, tau), W- -> quarks",
+            ("Top:gg2ttbar = on", "Top:qqbar2ttbar = on", "24:onMode = off", f"24:onPosIfAny = {_LEPTONS}",
+             "24:onNegIfAny = 1 2 3 4 5"),
+            is_signal=False,
+        ),
+        Process(
+            "wjets_lnu",
+            "W + jet, W -> l nu (e, mu, tau), pT-hat > 20 GeV",
+            ("WeakBosonAndParton:qqbar2Wg = on", "WeakBosonAndParton:qg2Wq = on", "PhaseSpace:pTHatMin = 20.",
+             "24:onMode = off", f"24:onIfAny = {_LEPTONS}"),
+            is_signal=False,
+        ),
+        Process(
+            "vbf_h_tautau",
+            "VBF Higgs H(125) -> tau tau (WW and ZZ fusion)",
+            ("HiggsSM:ff2Hff(t:WW) = on", "HiggsSM:ff2Hff(t:ZZ) = on", "25:onMode = off", "25:onIfAny = 15"),
+        ),
+        Process(
+            "emerging_jets",
+            "Emerging jets: Z_v(1 TeV) -> dark quarks, dark QCD shower, dark pions (5 GeV) decaying to d dbar"
+            " after c tau0 = 25 mm (displaced tracks)",
+            (
+                "HiddenValley:ffbar2Zv = on",
+                "4900023:m0 = 1000.",
+                "4900023:mWidth = 20.",
+                "4900023:onMode = off",
+                "4900023:onIfAny = 4900101",
+                *_HV_DARK_SECTOR,
+                "4900111:tau0 = 25.",
+                "4900113:tau0 = 25.",
+                "4900111:oneChannel = 1 1.0 91 1 -1",
+                "4900113:oneChannel = 1 1.0 91 1 -1",
+            ),
         ),
     )
 }

@@ -6,7 +6,7 @@
 | `gelato` | (n, 44) float32 | 6 jets, 4 taus, 4 muons x (ET, eta, phi), MET (ET, phi), L1Topo units |
 | `gelato_tob` | (n, 44) float32 | the `gelato` view as the integer TOB fields L1Topo receives (ET in counts of its LSB) |
 | `cicada` | (n, 18, 14) uint16 | calorimeter region ET (phi x eta), 10-bit, 0.5 GeV LSB |
-| `hlt` | jagged | PF-like candidates (pT, eta, phi, dxy, dxy significance, PF id) |
+| `hlt` | (n, N, 6) float32 + (n, N) mask | the N hardest PF-like candidates (pT GeV, eta, phi, dxy cm, dxy significance, PF id code), pT-sorted, zero-padded |
 | `suep` | (n, eta, phi, 3) float32 | tracker / ECAL / HCAL images built from the PF candidates |
 
 Hardware units (see docs/data.md): a pT enters as ``floor(pT / LSB) * LSB`` saturated at the word's
@@ -103,6 +103,31 @@ def suep_images(pf: Collection, n_eta: int = 64, n_phi: int = 64, eta_max: float
         m = mask & inside
         np.add.at(images, (event[m], ieta[m], iphi[m], channel), pf.pt[m])
     return images
+
+
+#: PF id code of the `hlt` view: |PDG id| -> code, signed with the PDG id (0 is padding).
+HLT_PID_CODES = {11: 1, 13: 2, 211: 3, 22: 4, 130: 5}
+HLT_FEATURES = ("pt", "eta", "phi", "dxy", "dxysig", "pid")
+
+
+def hlt(pf: Collection, max_candidates: int) -> tuple[np.ndarray, np.ndarray]:
+    """(n, max_candidates, 6) float32 candidates (HLT_FEATURES, physical units, pid as its signed code), the
+    hardest first and zero-padded, and the (n, max_candidates) bool mask of real candidates."""
+    pid = np.asarray(pf.extra["pid"], np.int64)
+    code = np.zeros(len(pid))
+    for pdg, value in HLT_PID_CODES.items():
+        code[np.abs(pid) == pdg] = value
+    order = np.lexsort((-pf.pt, pf.event_index))  # per event, decreasing pT
+    event = pf.event_index[order]
+    rank = np.arange(len(order)) - np.searchsorted(event, event)
+    keep = rank < max_candidates
+    columns = (pf.pt, pf.eta, pf.phi, pf.extra["dxy"], pf.extra["dxysig"], np.sign(pid) * code)
+    out = np.zeros((pf.n_events, max_candidates, len(HLT_FEATURES)), np.float32)
+    for k, column in enumerate(columns):
+        out[event[keep], rank[keep], k] = np.asarray(column)[order][keep]
+    mask = np.zeros((pf.n_events, max_candidates), bool)
+    mask[event[keep], rank[keep]] = True
+    return out, mask
 
 
 def _padded(objects: Collection, k: int, fmt: HardwareFormat) -> np.ndarray:

@@ -26,7 +26,9 @@ def models_dir() -> Path:
 
 
 def zoo_names() -> list[str]:
-    return sorted(p.parent.name for p in models_dir().glob(f"*/{CARD_FILE}"))
+    """The Level-1 (firmware) zoo models; CPU models (`platform: cpu`, e.g. the HLT Linformer) are not among them."""
+    return sorted(p.parent.name for p in models_dir().glob(f"*/{CARD_FILE}")
+                  if (yaml.safe_load(p.read_text()) or {}).get("platform") != "cpu")
 
 
 @dataclass
