@@ -72,7 +72,7 @@ def main() -> None:
         mpi_init_file(process, init_dir)
         generator = PythiaGenerator(process, 7, init_dir)
         t0 = clock()
-        particles, _ = generator.generate(n)
+        particles, *_ = generator.generate(n)
         t_gen = clock() - t0
         t_l1, _ = crossings(particles, with_pf=False)
         t_pf, _ = crossings(particles, with_pf=True)
