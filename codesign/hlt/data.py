@@ -1,0 +1,90 @@
+"""HLT samples: the card's generation requests, the `hlt` view of each file, and which events pass the
+Level-1 AXOL1TL working point (the bit-exact trigger emulation of the zoo model with its card thresholds)."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from codesign.errors import CodesignError
+
+
+@dataclass
+class HltSample:
+    """One file: its candidates (n, N, 6), weights, and (when asked) the Level-1 trigger's scores."""
+
+    name: str
+    path: str
+    candidates: np.ndarray
+    weights: np.ndarray
+    l1_scores: np.ndarray | None = None
+
+
+ROLES = ("classes", "signals", "zerobias")
+
+
+def requests(card: dict) -> dict[str, dict]:
+    """Every sample the card asks for, by role: `classes` (SM training mix), `signals`, `zerobias`."""
+    data = card["data"]
+    base = {"pileup": data["pileup"], "seed": data["seed"]}
+    return {
+        "classes": {name: {**base, "process": name, "events": n} for name, n in data["classes"].items()},
+        "signals": {name: {**base, "process": name, "events": n} for name, n in data["signals"].items()},
+        "zerobias": {"zerobias": {**base, "process": "zerobias", "events": data["zerobias_events"]}},
+    }
+
+
+def generate_samples(card: dict, folder: Path, jobs: int = 2, progress: bool = True, roles: tuple[str, ...] = ROLES
+                     ) -> dict[str, dict[str, Path]]:
+    """Generate (or copy from the cache) the card's samples of `roles` into `folder`: role -> name -> path."""
+    from codesign.data import GenerationRequest, generate
+
+    paths: dict[str, dict[str, Path]] = {}
+    for role, specs in requests(card).items():
+        if role not in roles:
+            continue
+        paths[role] = {}
+        for name, spec in specs.items():
+            request = GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=True)
+            paths[role][name], _ = generate(request, folder / f"{name}.root", jobs=jobs, progress=progress)
+    return paths
+
+
+def read_sample(name: str, path: Path, max_candidates: int, l1=None) -> HltSample:
+    """A file's `hlt` view, weights and (with `l1`, a `metrics.report.Model`) Level-1 scores."""
+    from codesign.data.rootio import read_events, read_view, read_weights
+    from codesign.data.views import hlt
+
+    events = read_events(path, parts=("pf",))
+    if events.pf is None or not {"dxy", "dxysig", "pid"} <= set(events.pf.extra):
+        raise CodesignError(f"{path} has no PF candidates with dxy, dxysig, pid; generate it without --no-pf")
+    candidates, _ = hlt(events.pf, max_candidates)
+    scores = l1.scores(read_view(path, l1.view)) if l1 is not None else None
+    return HltSample(name, str(path), candidates, read_weights(path), scores)
+
+
+def level1(card: dict):
+    """The card's Level-1 zoo model (bit-exact trigger chain) and its working-point thresholds (score units)."""
+    from codesign.metrics.report import load_zoo_model
+
+    model = load_zoo_model(card["level1"]["model"])
+    thresholds = {name: t * model.lsb for name, t in model.chain.thresholds.items()}
+    if card["level1"]["working_point"] not in thresholds:
+        raise CodesignError(f"level1.working_point {card['level1']['working_point']!r} is not one of "
+                            f"{', '.join(thresholds)} of {model.name}; fix the HLT card")
+    return model, thresholds
+
+
+def load_all(card: dict, paths: dict[str, dict[str, Path]] | None = None, jobs: int = 2, progress: bool = True,
+             roles: tuple[str, ...] = ROLES) -> dict[str, dict[str, HltSample]]:
+    """The samples of `roles` of the card (generated unless `paths` gives files per role and name), read as
+    `hlt` views; signals and zero bias carry Level-1 scores."""
+    n = card["inputs"]["max_candidates"]
+    l1 = level1(card)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = paths or generate_samples(card, Path(tmp), jobs, progress, roles)
+        return {role: {name: read_sample(name, path, n, None if role == "classes" else l1)
+                       for name, path in files.items()} for role, files in paths.items()}
