@@ -18,7 +18,8 @@ DICE_EPSILON = 1e-6
 def build(arch: dict[str, Any], shape: tuple[int, int, int], seed: int = 0):
     """The ConvAE for images of `shape` (eta, phi, channels) from a card's `architecture`:
     `encoder`/`decoder`: lists of [filters, kernel, [stride_eta, stride_phi]]; the decoder's last entry
-    gives the output channels (must equal the input's)."""
+    gives the output channels (must equal the input's); `bn_momentum` (default Keras' 0.99) sets how fast
+    the BatchNorm inference statistics follow training (a short CPU training needs a lower one)."""
     import keras
     from keras import layers
 
@@ -28,7 +29,7 @@ def build(arch: dict[str, Any], shape: tuple[int, int, int], seed: int = 0):
     x = inputs
     for k, (layer, (filters, kernel, strides)) in enumerate(stages):
         x = layer(filters, kernel, strides=tuple(strides), padding="same", name=f"{layer.__name__.lower()}_{k}")(x)
-        x = layers.BatchNormalization(name=f"bn_{k}")(x)
+        x = layers.BatchNormalization(momentum=arch.get("bn_momentum", 0.99), name=f"bn_{k}")(x)
         last = k == len(stages) - 1
         x = layers.ReLU(name="relu")(x) if last else layers.PReLU(name=f"prelu_{k}")(x)
     return keras.Model(inputs, x, name="suep_convae")
