@@ -46,7 +46,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = args.model / "convae.onnx" if args.model else export_keras(
             build(card.data["architecture"], spec.shape, seed=card.training["seed"]), Path(tmp) / "convae.onnx")
-        sample = D.load("suep1000", "suep1000", max(args.events * 4, 400), int(s["seed"]), float(s["pileup"]),
+        sample = D.load("suep1000", int(s["signal_events"]), int(s["seed"]), float(s["pileup"]),
                         int(s["pool_events"]), spec, progress=False)
         pf = sample.pf.take(np.arange(min(args.events, sample.n)))
         n = pf.n_events

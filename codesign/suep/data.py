@@ -49,19 +49,13 @@ class Sample:
     def n(self) -> int:
         return self.pf.n_events
 
-    def batches(self, spec: ImageSpec, batch_size: int, rows: np.ndarray | None = None) -> Iterator[np.ndarray]:
-        """Images of events `rows` (default: all, in order), `batch_size` at a time."""
-        rows = np.arange(self.n) if rows is None else np.asarray(rows)
-        for start in range(0, len(rows), batch_size):
-            yield spec.images(self.pf.take(np.sort(rows[start:start + batch_size])))
-
-    def true_et(self, spec: ImageSpec) -> np.ndarray:
-        """(n,) summed pixel ET of every image (GeV), without building the images."""
-        return np.concatenate([b.reshape(len(b), -1).sum(1, dtype=np.float64) * spec.scale_gev
-                               for b in self.batches(spec, 256)]) if self.n else np.zeros(0)
+    def batches(self, spec: ImageSpec, batch_size: int) -> Iterator[np.ndarray]:
+        """The images of all events in order, `batch_size` at a time."""
+        for start in range(0, self.n, batch_size):
+            yield spec.images(self.pf.take(np.arange(start, min(start + batch_size, self.n))))
 
 
-def load(name: str, process: str, events: int, seed: int, pileup: float, pool_events: int, spec: ImageSpec,
+def load(process: str, events: int, seed: int, pileup: float, pool_events: int, spec: ImageSpec,
          jobs: int = 2, progress: bool = True) -> Sample:
     """Generate (or take from the cache) a sample and keep the events with HT > `spec.ht_min_gev` (Level-1 jets
     above `spec.ht_jet_min_pt_gev` in the image's |eta| range)."""
@@ -72,7 +66,7 @@ def load(name: str, process: str, events: int, seed: int, pileup: float, pool_ev
 
     request = GenerationRequest(process, events, pileup=pileup, seed=seed, pool_events=pool_events)
     with tempfile.TemporaryDirectory() as tmp:
-        path, _ = generate(request, Path(tmp) / f"{name}.root", jobs=jobs, progress=progress)
+        path, _ = generate(request, Path(tmp) / f"{process}.root", jobs=jobs, progress=progress)
         stored = read_events(path, parts=("jet", "pf"))
     pf, weights = stored.pf, stored.weight
     passed = suep_ht(stored.jet, spec.ht_jet_min_pt_gev, spec.eta_max) > spec.ht_min_gev
@@ -80,4 +74,4 @@ def load(name: str, process: str, events: int, seed: int, pileup: float, pool_ev
         raise CodesignError(f"no {process} event of {events} passes HT > {spec.ht_min_gev:g} GeV; "
                             "generate more events (--signal-events / --test-events / --train-events)")
     rows = np.flatnonzero(passed)
-    return Sample(name, pf.take(rows), weights[rows], fraction(passed, weights), events)
+    return Sample(process, pf.take(rows), weights[rows], fraction(passed, weights), events)

@@ -30,7 +30,7 @@ SCORES = {"loss": "ConvAE loss", "inv_reco_et": "1/reconstructed $E_T$", "inv_tr
 def _sample(card: SuepCard, process: str, jobs: int, progress: bool) -> D.Sample:
     s = card.samples
     events = s["background_events"] if process == s["background"] else s["signal_events"]
-    return D.load(process, process, int(events), int(s["seed"]), float(s["pileup"]), int(s["pool_events"]),
+    return D.load(process, int(events), int(s["seed"]), float(s["pileup"]), int(s["pool_events"]),
                   card.images, jobs, progress)
 
 
