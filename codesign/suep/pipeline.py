@@ -43,8 +43,10 @@ def _qcd_split(card: SuepCard, qcd: D.Sample) -> tuple[np.ndarray, np.ndarray, n
     return order[n_val:n_train], order[:n_val], np.sort(order[n_train:])
 
 
-def _selection(sample: D.Sample) -> dict[str, Any]:
-    return {"generated": sample.generated, "selected": sample.n, "efficiency": sample.selection.as_dict()}
+def _selection(sample: D.Sample, used: int | None = None) -> dict[str, Any]:
+    """Generated and preselected events, the events used (default: all selected), the efficiency."""
+    return {"generated": sample.generated, "selected": sample.n, "used": sample.n if used is None else used,
+            "efficiency": sample.selection.as_dict()}
 
 
 def train(card: SuepCard, output: Path, jobs: int = 2, progress: bool = True) -> dict[str, Any]:
@@ -161,13 +163,15 @@ def evaluate(model_dir: Path, output: Path, jobs: int = 2, threads: int = 1, pro
     efficiency = float(card.data["evaluation"]["signal_efficiency"])
     qcd = _sample(card, card.samples["background"], jobs, progress)
     _, _, test_rows = _qcd_split(card, qcd)
+    selection = {qcd.name: _selection(qcd, len(test_rows))}
     qcd = D.Sample(qcd.name, qcd.pf.take(test_rows), qcd.weights[test_rows], qcd.selection, qcd.generated)
     signals = {p: _sample(card, p, jobs, progress) for p in card.samples["signals"]}
+    selection.update({s.name: _selection(s) for s in signals.values()})
     bkg_scores = score(onnx, qcd, spec, batch, progress)
     sig_scores = {p: score(onnx, s, spec, batch, progress) for p, s in signals.items()}
     result = {
         "signal_efficiency": efficiency,
-        "selection": {s.name: _selection(s) for s in (qcd, *signals.values())},
+        "selection": selection,
         "table": mistag_table(bkg_scores, qcd.weights, sig_scores, efficiency),
         "auc": {p: {k: _auc(bkg_scores[k], qcd.weights, s[k]) for k in SCORES} for p, s in sig_scores.items()},
     }
@@ -203,9 +207,9 @@ def table_markdown(result: dict[str, Any]) -> str:
     lines += ["", "ROC AUC: " + "; ".join(f"{p}: " + ", ".join(f"{k} {v:.3f}" for k, v in a.items())
                                           for p, a in result["auc"].items()),
               "", "Preselection HT > 500 GeV (Level-1 jets, pT > 30 GeV, |eta| < 2.5), weighted efficiency with 68% interval:", "",
-              "| process | generated | selected | efficiency |", "|---|---|---|---|"]
+              "| process | generated | selected | in the table | efficiency |", "|---|---|---|---|---|"]
     for name, sel in result["selection"].items():
-        lines.append(f"| {name} | {sel['generated']} | {sel['selected']} | {_pct(sel['efficiency'])} |")
+        lines.append(f"| {name} | {sel['generated']} | {sel['selected']} | {sel['used']} | {_pct(sel['efficiency'])} |")
     return "\n".join(lines) + "\n"
 
 

@@ -40,7 +40,8 @@ def test_run_writes_model_table_and_plots(tmp_path, capsys):
         assert (evaluation / f"roc_{key}.png").stat().st_size > 1000
     assert (evaluation / "et_scatter.png").is_file()
     sel = result["selection"]
-    assert sel["qcd_ht"]["generated"] == 40 and 0 < sel["suep1000"]["selected"] <= 60
+    assert sel["qcd_ht"]["generated"] == 40 and 0 < sel["qcd_ht"]["used"] < sel["qcd_ht"]["selected"]
+    assert 0 < sel["suep1000"]["used"] == sel["suep1000"]["selected"] <= 60
     assert not list(tmp_path.glob(".*partial*"))
 
 
