@@ -27,9 +27,32 @@ class Process:
     #: Zero bias: whole bunch crossings stitched from the pileup pool and weighted p̂T-sliced QCD
     #: (`codesign.data.zerobias`); `settings` are then those of the pool's soft tier.
     zero_bias: bool = False
+    #: Weighted p̂T slices: (p̂T min, p̂T max, cross section in mb) of HardQCD:all; each event's weight is its
+    #: slice's share of the summed cross section divided by the slice's events (`settings` unused then).
+    slices: tuple[tuple[float, float, float], ...] = ()
 
 
 MINBIAS_SETTINGS = ("SoftQCD:inelastic = on",)
+#: The ICHEP 2022 SUEP study (issue 16): dark meson 2 GeV, T = 2 GeV, A'(0.7 GeV) -> ee 15%, mumu 15%, pipi 70%.
+SUEP_ICHEP = {"meson_mass": 2.0, "temperature": 2.0, "dark_photon_mass": 0.7, "electron_fraction": 0.15,
+              "lepton_fraction": 0.15}
+SUEP_MASSES = (125, 400, 700, 1000)
+#: HardQCD:all p̂T slices above 120 GeV at 13.6 TeV (Pythia 8.317 `sigmaGen`, the zero-bias table in
+#: `codesign.data.zerobias`): the QCD that reaches HT > 500 GeV.
+QCD_HT_SLICES = ((120.0, 170.0, 5.1126e-04), (170.0, 250.0, 1.1615e-04), (250.0, 400.0, 2.1086e-05),
+                 (400.0, 6800.0, 2.0433e-06 + 2.6461e-07))
+
+
+def _suep(mass: int) -> Process:
+    return Process(
+        f"suep{mass}",
+        f"SUEP (ICHEP 2022): gg -> S({mass}), S -> thermal shower of 2 GeV dark mesons (T = 2 GeV) -> A'A',"
+        " A'(0.7 GeV) -> ee 15%, mumu 15%, pi pi 70%",
+        ("HiggsSM:gg2H = on", f"25:m0 = {mass}.", "25:mWidth = 0.01", "25:doForceWidth = on", "25:mayDecay = off"),
+        suep=SUEP_ICHEP,
+    )
+
+
 _Z_PRIME = ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:onMode = off")
 
 PROCESSES: dict[str, Process] = {
@@ -139,6 +162,15 @@ PROCESSES: dict[str, Process] = {
             " -> pi+ pi-",
             ("HiggsSM:gg2H = on", "25:m0 = 125.", "25:mayDecay = off"),
             suep={"meson_mass": 1.0, "temperature": 1.0, "lepton_fraction": 0.0},
+        ),
+        *(_suep(mass) for mass in SUEP_MASSES),
+        Process(
+            "qcd_ht",
+            "QCD 2->2 with pT-hat > 120 GeV in four pT-hat slices weighted by cross section (events carry"
+            " weights): the background that reaches HT > 500 GeV",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 120."),
+            is_signal=False,
+            slices=QCD_HT_SLICES,
         ),
     )
 }
