@@ -6,7 +6,11 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+import numpy as np
+
+from codesign.atomic import atomic_path
 
 
 def cache_dir(kind: str) -> Path:
@@ -20,3 +24,15 @@ def cache_dir(kind: str) -> Path:
 def cache_key(settings: dict[str, Any]) -> str:
     """A short, stable hash of JSON-serialisable settings."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def cached_array(kind: str, settings: dict[str, Any], compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """`compute()`, kept in `$CODESIGN_CACHE/<kind>` under the key of `settings` (which must name everything the
+    result depends on), written atomically; later calls with the same settings load it."""
+    path = cache_dir(kind) / f"{cache_key(settings)}.npy"
+    if path.exists():
+        return np.load(path)
+    result = compute()
+    with atomic_path(path, folder=False) as tmp, open(tmp, "wb") as out:
+        np.save(out, result)
+    return result

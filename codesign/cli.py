@@ -264,12 +264,14 @@ def build_parser() -> argparse.ArgumentParser:
     from codesign.dqm.cli import add_parser as add_dqm_parser
     from codesign.handoff.cli import add_parser as add_handoff_parser
     from codesign.hlt.cli import add_parser as add_hlt_parser
+    from codesign.suep.cli import add_parser as add_suep_parser
     from codesign.verify.cli import add_parser as add_verify_parser
 
     add_verify_parser(verbs)
     add_dqm_parser(verbs)
     add_handoff_parser(verbs)
     add_hlt_parser(verbs)
+    add_suep_parser(verbs)
 
     return parser
 

@@ -33,6 +33,7 @@ import numpy as np
 
 from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
+from codesign.estimate.timing import cell_path_timing, delay_model, stage_timing
 from codesign.validate import check_dense_sizes
 from codesign.fixed.emulator import emulate, emulate_ints
 from codesign.fixed.graph import Quantize, Scale
@@ -112,8 +113,7 @@ def synthesize(
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
            timings: Timings, estimate: str, progress, combinational: bool = False) -> dict:
-    from codesign.estimate import find_yosys, synthesize as yosys_synthesize
-    from codesign.estimate.timing import delay_model, stage_timing
+    from codesign.estimate import find_yosys
     from codesign.estimate.tool import first_run_note, start_first_run
     from codesign.hls import compare, edge_case_vectors, write_project
     from codesign.rtl import write_rtl, write_trigger_rtl
@@ -147,60 +147,72 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             if not build.done():
                 progress("g++: compiling the C-simulation (network and trigger in one library)")
             build.result()
-    with timings.stage("vectors"):
-        x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
-        x_counts = graph.input_format.quantize(x)
-    with timings.stage("emulator"):
-        emulated = emulate(graph, x)
-    with timings.stage("csim"):
-        progress(f"comparing emulator and C-simulation on {len(x)} vectors")
-        csim = compare(emulated, hls.predict(x), x, save_to=_mismatch_file(output, "csim"), lsb=graph.output_format.lsb)
-    with timings.stage("qkeras_reference"):
-        progress(f"comparing emulator and the QKeras model (float64) on {len(x)} vectors")
-        checks = {"emulator_vs_qkeras_float64": _check_qkeras(model, x, emulated, output)}
-    checks["emulator_vs_hls_csim"] = csim
-    if chain is not None:
-        raw = raw_edge_vectors(chain, n_vectors, rng)
-        with timings.stage("trigger_csim"):
-            checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, raw, output)
-    with timings.stage("rtl_check"):
-        if chain is None:
-            progress(f"comparing emulator and the RTL logic on {len(x)} vectors")
-            checks["emulator_vs_rtl_interpreter"] = compare(
-                emulate_ints(graph, x_counts), rtl.predict_ints(x_counts).reshape(len(x), *graph.output_shape), x,
-                save_to=_mismatch_file(output, "rtl"), lsb=1.0,
-            )
-        else:
-            progress(f"comparing the trigger emulator and the trigger RTL logic on {len(raw)} raw vectors")
-            raw_counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)
-            want, got = trigger_counts(chain, raw_counts), rtl.predict_counts(raw_counts)
-            checks["trigger_emulator_vs_rtl_interpreter"] = compare(
-                _columns(want), _columns(got), raw, save_to=_mismatch_file(output, "rtl"), lsb=1.0)
-    with timings.stage("lint"):
-        from codesign.verify.runner import lint, rtl_sources
-
-        lint(rtl_sources(rtl.top_file.parent), rtl.module)  # the interpreter check does not compile the RTL
-    bad = {name: result for name, result in checks.items() if not result.equal and _must_be_exact(name, graph)}
-    if bad:
-        raise CodesignError("bit-exactness check failed: " + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
-    with timings.stage("yosys"):
-        progress(f"yosys ({estimate} flow): resource estimates of the RTL"
-                 + (f"; {yosys_note} (started in the background at the beginning)" if yosys_note else ""))
-        if preparing_yosys is not None:
-            preparing_yosys.wait()
-        sources = rtl.top_file.parent
-        synth = yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
-                                 flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
+    # Verilator's lint and Yosys are other processes: they run beside the bit-exactness checks below
+    progress(f"verilator lint and yosys ({estimate} flow) resource estimates of the RTL, beside the checks"
+             + (f"; {yosys_note} (started in the background at the beginning)" if yosys_note else ""))
+    with ThreadPoolExecutor(1) as tools:
+        estimated = tools.submit(_lint_and_estimate, rtl, fpga, tmp, estimate, preparing_yosys, timings)
+        with timings.stage("vectors"):
+            x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
+            x_counts = graph.input_format.quantize(x)
+        with timings.stage("emulator"):
+            emulated = emulate(graph, x)
+        with timings.stage("csim"):
+            progress(f"comparing emulator and C-simulation on {len(x)} vectors")
+            csim = compare(emulated, hls.predict(x), x, save_to=_mismatch_file(output, "csim"),
+                           lsb=graph.output_format.lsb)
+        with timings.stage("qkeras_reference"):
+            progress(f"comparing emulator and the QKeras model (float64) on {len(x)} vectors")
+            checks = {"emulator_vs_qkeras_float64": _check_qkeras(model, x, emulated, output)}
+        checks["emulator_vs_hls_csim"] = csim
+        if chain is not None:
+            raw = raw_edge_vectors(chain, n_vectors, rng)
+            with timings.stage("trigger_csim"):
+                checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, raw, output)
+        with timings.stage("rtl_check"):
+            if chain is None:
+                progress(f"comparing emulator and the RTL logic on {len(x)} vectors")
+                checks["emulator_vs_rtl_interpreter"] = compare(
+                    emulate_ints(graph, x_counts), rtl.predict_ints(x_counts).reshape(len(x), *graph.output_shape), x,
+                    save_to=_mismatch_file(output, "rtl"), lsb=1.0,
+                )
+            else:
+                progress(f"comparing the trigger emulator and the trigger RTL logic on {len(raw)} raw vectors")
+                raw_counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)
+                want, got = trigger_counts(chain, raw_counts), rtl.predict_counts(raw_counts)
+                checks["trigger_emulator_vs_rtl_interpreter"] = compare(
+                    _columns(want), _columns(got), raw, save_to=_mismatch_file(output, "rtl"), lsb=1.0)
+        bad = {name: result for name, result in checks.items() if not result.equal and _must_be_exact(name, graph)}
+        if bad:
+            raise CodesignError("bit-exactness check failed: "
+                                + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
+        with timings.stage("lint_yosys_wait"):
+            synth = estimated.result()
     timing = stage_timing(rtl.stage_depths, clock_mhz, delay_model(fpga.name))
     if timing["warning"]:
         progress(f"warning: {timing['warning']}")
     report = _report(model, fpga, clock_mhz, reuse_factor, rtl, synth, checks, timings, timing)
     if combinational:
-        report["combinational"] = _combinational(rtl, synth, timing)
+        report["combinational"] = _combinational(rtl, synth, timing, report["timing"]["yosys_cell_path"])
     return report
 
 
-def _combinational(rtl, synth, timing: dict) -> dict:
+def _lint_and_estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys, timings: Timings):
+    """Verilator's lint of the RTL (the interpreter check does not compile it), then Yosys' resource estimate."""
+    from codesign.estimate import synthesize as yosys_synthesize
+    from codesign.verify.runner import lint, rtl_sources
+
+    with timings.stage("lint"):
+        lint(rtl_sources(rtl.top_file.parent), rtl.module)
+    with timings.stage("yosys"):
+        if preparing_yosys is not None:
+            preparing_yosys.wait()
+        sources = rtl.top_file.parent
+        return yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
+                                flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
+
+
+def _combinational(rtl, synth, timing: dict, cell_path: dict | None) -> dict:
     """The one register-to-register path of a combinational design against the clock period."""
     stage = timing["stages"][0]
     return {
@@ -209,6 +221,8 @@ def _combinational(rtl, synth, timing: dict) -> dict:
         "lut_carry_levels_source": (f"{synth.source} {synth.version} ltp -noff on synth_xilinx cells (LUT, CARRY, MUXF)"
                                     if synth.logic_levels is not None else "needs --estimate full"),
         "delay_ns": stage["delay_ns"], "uncertainty_ns": stage["uncertainty_ns"],
+        "delay_ns_from_lut_carry_levels": cell_path["delay_ns"] if cell_path else None,
+        "uncertainty_ns_from_lut_carry_levels": cell_path["uncertainty_ns"] if cell_path else None,
         "period_ns": timing["clock_period_ns"], "margin": stage["margin"], "target_margin": timing["target_margin"],
         "fits": stage["margin"] >= timing["target_margin"], "fits_at_upper_bound": stage["slack_ns"] >= stage["uncertainty_ns"],
         "source": "codesign delay model (estimate/timing.py), not sign-off timing",
@@ -338,7 +352,9 @@ def _report(model: LoadedModel, fpga, clock_mhz, reuse_factor, rtl, synth, check
                         "sources": {"adder_levels_per_stage": f"da4ml {da4ml_version}",
                                     "lut_levels": f"{source} ltp (full flow only)"}},
         "timing": {**timing, "source": "codesign delay model (estimate/timing.py), not sign-off timing",
-                   "yosys_lut_levels": synth.logic_levels},
+                   "yosys_lut_levels": synth.logic_levels,
+                   "yosys_cell_path": (None if synth.logic_levels is None else
+                                       cell_path_timing(synth.logic_levels, clock_mhz, delay_model(fpga.name)))},
         "resources": resources,
         "da4ml_cost": rtl.cost,
         "utilization_pct": {("bram" if k == "bram36" else k): v for k, v in fpga.utilization_pct(synth.resources()).items()},
@@ -395,8 +411,11 @@ def _timing_lines(t: dict) -> list[str]:
     for k, st in enumerate(t["stages"]):
         lines.append(f"- stage {k}: {st['adder_levels']} adder levels, {st['delay_ns']:g} +- {st['uncertainty_ns']:g} ns, "
                      f"slack {st['slack_ns']:g} ns of {t['clock_period_ns']:g} ns (margin {st['margin']:.0%})")
-    if t["yosys_lut_levels"] is not None:
-        lines.append(f"- Yosys ltp: {t['yosys_lut_levels']} mapped logic levels on the longest register-to-register path")
+    if t["yosys_cell_path"] is not None:
+        c = t["yosys_cell_path"]
+        lines.append(f"- Yosys ltp: {c['cell_levels']} mapped logic levels on the longest register-to-register path, "
+                     f"{c['delay_ns']:g} +- {c['uncertainty_ns']:g} ns at {m['cell_ns']} +- {m['cell_uncertainty_ns']} ns "
+                     f"per level (margin {c['margin']:.0%})")
     if t["warning"]:
         lines.append(f"- **WARNING**: {t['warning']}")
     return lines

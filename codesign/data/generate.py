@@ -77,6 +77,8 @@ class GenerationRequest:
                    "seed": int(self.seed), "pool_events": int(self.pool_events), "pf": bool(self.pf)}
         stitching = {"slices": zerobias.QCD_SLICES, "pool_max_pthat": zerobias.POOL_MAX_PTHAT,
                      "hard_share": zerobias.HARD_SHARE} if process.zero_bias else {}
+        if process.slices:
+            stitching = {"slices": process.slices}
         return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION,
                           **stitching})
 
@@ -120,6 +122,8 @@ def plan_chunks(request: GenerationRequest) -> list[_Chunk]:
     process = get_process(request.process)
     if process.zero_bias:
         parts = [(c.process, c.events, c.event_weight) for c in zerobias.plan(request.events, request.pileup)]
+    elif process.slices:
+        parts = zerobias.sliced_parts(process.slices, request.events)
     else:
         parts = [(process, request.events, 1.0 / request.events)]
     chunks: list[_Chunk] = []
@@ -139,7 +143,8 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
     pool = pool_file(request.seed, request.pool_events, jobs, progress) if needs_pool else None
     n_events = sum(c.events for c in chunks)
     metadata = {**asdict(request), "events_requested": request.events, "codesign": __version__,
-                "format": FORMAT_VERSION, "description": process.description, "weighted": process.zero_bias or process.biased}
+                "format": FORMAT_VERSION, "description": process.description,
+                "weighted": process.zero_bias or bool(process.slices) or process.biased}
     if process.zero_bias:
         metadata["zerobias"] = {"pool_max_pthat": zerobias.POOL_MAX_PTHAT, "sigma_inelastic_mb": zerobias.SIGMA_INELASTIC_MB,
                                 "components": [{"name": c.name, "events": c.events, "weight": c.weight}

@@ -29,6 +29,9 @@ class Process:
     zero_bias: bool = False
     #: Pythia biases the phase space (`PhaseSpace:bias2Selection`): events carry Pythia's weights.
     biased: bool = False
+    #: Weighted p̂T slices: (p̂T min, p̂T max, cross section in mb) of HardQCD:all; each event's weight is its
+    #: slice's share of the summed cross section divided by the slice's events (`settings` unused then).
+    slices: tuple[tuple[float, float, float], ...] = ()
 
 
 MINBIAS_SETTINGS = ("SoftQCD:inelastic = on",)
@@ -47,6 +50,26 @@ _HV_DARK_SECTOR = (
     "4900211:m0 = 4.99",
     "4900213:m0 = 4.99",
 )
+#: The ICHEP 2022 SUEP study (issue 16): dark meson 2 GeV, T = 2 GeV, A'(0.7 GeV) -> ee 15%, mumu 15%, pipi 70%.
+SUEP_ICHEP = {"meson_mass": 2.0, "temperature": 2.0, "dark_photon_mass": 0.7, "electron_fraction": 0.15,
+              "lepton_fraction": 0.15}
+SUEP_MASSES = (125, 400, 700, 1000)
+#: HardQCD:all p̂T slices above 120 GeV at 13.6 TeV (Pythia 8.317 `sigmaGen`, the zero-bias table in
+#: `codesign.data.zerobias`): the QCD that reaches HT > 500 GeV.
+QCD_HT_SLICES = ((120.0, 170.0, 5.1126e-04), (170.0, 250.0, 1.1615e-04), (250.0, 400.0, 2.1086e-05),
+                 (400.0, 6800.0, 2.0433e-06 + 2.6461e-07))
+
+
+def _suep(mass: int) -> Process:
+    return Process(
+        f"suep{mass}",
+        f"SUEP (ICHEP 2022): gg -> S({mass}), S -> thermal shower of 2 GeV dark mesons (T = 2 GeV) -> A'A',"
+        " A'(0.7 GeV) -> ee 15%, mumu 15%, pi pi 70%",
+        ("HiggsSM:gg2H = on", f"25:m0 = {mass}.", "25:mWidth = 0.01", "25:doForceWidth = on", "25:mayDecay = off"),
+        suep=SUEP_ICHEP,
+    )
+
+
 _Z_PRIME = ("NewGaugeBoson:ffbar2gmZZprime = on", "Zprime:gmZmode = 3", "32:onMode = off")
 
 PROCESSES: dict[str, Process] = {
@@ -197,6 +220,15 @@ PROCESSES: dict[str, Process] = {
                 "4900111:oneChannel = 1 1.0 91 1 -1",
                 "4900113:oneChannel = 1 1.0 91 1 -1",
             ),
+        ),
+        *(_suep(mass) for mass in SUEP_MASSES),
+        Process(
+            "qcd_ht",
+            "QCD 2->2 with pT-hat > 120 GeV in four pT-hat slices weighted by cross section (events carry"
+            " weights): the background that reaches HT > 500 GeV",
+            ("HardQCD:all = on", "PhaseSpace:pTHatMin = 120."),
+            is_signal=False,
+            slices=QCD_HT_SLICES,
         ),
     )
 }

@@ -7,7 +7,7 @@
 | `gelato_tob` | (n, 44) float32 | the `gelato` view as the integer TOB fields L1Topo receives (ET in counts of its LSB) |
 | `cicada` | (n, 18, 14) uint16 | calorimeter region ET (phi x eta), 10-bit, 0.5 GeV LSB |
 | `hlt` | (n, N, 6) float32 + (n, N) mask | the N hardest PF-like candidates (pT GeV, eta, phi, dxy cm, dxy significance, PF id code), pT-sorted, zero-padded |
-| `suep` | (n, eta, phi, 3) float32 | tracker / ECAL / HCAL images built from the PF candidates |
+| `suep` | (n, 288, 360, 3) float32 | tracker / ECAL / HCAL ET images (abs(eta) < 2.5) built from the PF candidates |
 
 Hardware units (see docs/data.md): a pT enters as ``floor(pT / LSB) * LSB`` saturated at the word's
 maximum, i.e. in GeV on the hardware grid; eta and phi enter as the integer hardware bin.  Every
@@ -86,22 +86,50 @@ def cicada(events: Events) -> np.ndarray:
     return np.minimum(counts, 2**CICADA_BITS - 1).astype(np.uint16)
 
 
-def suep_images(pf: Collection, n_eta: int = 64, n_phi: int = 64, eta_max: float = 2.5) -> np.ndarray:
-    """(n, n_eta, n_phi, 3) images: tracker (charged pT), ECAL (e/gamma ET), HCAL (hadron ET).
+#: SUEP images (ICHEP 2022): ECAL granularity in |eta| < 2.5 (288 x 360 pixels of 0.0174 x 0.0175), channels
+#: tracker / ECAL / HCAL; an HCAL cell is 5 x 5 pixels (the last eta row of cells is 3 pixels high).
+SUEP_ETA_MAX, SUEP_N_ETA, SUEP_N_PHI, SUEP_HCAL_CELL = 2.5, 288, 360, 5
+_CHARGED_PF, _ECAL_PF, _HCAL_PF = (11, 13, 211), (11, 22), (211, 130)
 
-    Built on the fly from the candidate lists, so the dense images never hit the disk.
+
+def suep_ht(jets: Collection, min_pt: float = 30.0, eta_max: float = SUEP_ETA_MAX) -> np.ndarray:
+    """(n,) HT in GeV: the scalar sum of the pT of jets above `min_pt` in |eta| < `eta_max` (the Level-1 HTT
+    sum the HLT preselection follows)."""
+    keep = (np.abs(jets.eta) < eta_max) & (jets.pt > min_pt)
+    return np.bincount(jets.event_index[keep], weights=jets.pt[keep], minlength=jets.n_events)
+
+
+def suep_images(pf: Collection, scale_gev: float = 1.0, n_eta: int = SUEP_N_ETA, n_phi: int = SUEP_N_PHI,
+                hcal_cell: int = SUEP_HCAL_CELL, eta_max: float = SUEP_ETA_MAX) -> np.ndarray:
+    """(n, n_eta, n_phi, 3) float32 images of pixel ET / `scale_gev` in |eta| < `eta_max`, phi in [-pi, pi).
+
+    Channel 0, tracker: pT of the charged candidates (pileup tracks already removed, i.e. pileup-corrected);
+    1, ECAL: ET of electrons and photons; 2, HCAL: ET of charged and neutral hadrons summed over cells of
+    `hcal_cell` x `hcal_cell` pixels, each cell's ET spread evenly over its pixels.  Muons only in the
+    tracker.  Built per batch with `np.bincount` (no per-event loop), never stored.
     """
     pid = np.abs(pf.extra["pid"])
-    charged = (pid == 11) | (pid == 13) | (pid == 211)
-    channel_masks = (charged, (pid == 11) | (pid == 22), (pid == 211) | (pid == 130))
     ieta = np.floor((pf.eta + eta_max) / (2 * eta_max) * n_eta).astype(np.int64)
-    iphi = np.minimum(np.floor((pf.phi + np.pi) / (2 * np.pi) * n_phi).astype(np.int64), n_phi - 1)
+    iphi = np.floor((np.mod(pf.phi + np.pi, 2 * np.pi)) / (2 * np.pi) * n_phi).astype(np.int64)
+    iphi = np.minimum(iphi, n_phi - 1)
     inside = (ieta >= 0) & (ieta < n_eta)
-    event = pf.event_index
-    images = np.zeros((pf.n_events, n_eta, n_phi, 3), dtype=np.float32)
-    for channel, mask in enumerate(channel_masks):
+    event, pt = pf.event_index, np.asarray(pf.pt, np.float64) / scale_gev
+    n = pf.n_events
+
+    def grid(mask: np.ndarray, rows: int, cols: int, r: np.ndarray, c: np.ndarray) -> np.ndarray:
         m = mask & inside
-        np.add.at(images, (event[m], ieta[m], iphi[m], channel), pf.pt[m])
+        flat = (event[m] * rows + r[m]) * cols + c[m]
+        return np.bincount(flat, weights=pt[m], minlength=n * rows * cols).reshape(n, rows, cols)
+
+    images = np.empty((n, n_eta, n_phi, 3), np.float32)
+    images[..., 0] = grid(np.isin(pid, _CHARGED_PF), n_eta, n_phi, ieta, iphi)
+    images[..., 1] = grid(np.isin(pid, _ECAL_PF), n_eta, n_phi, ieta, iphi)
+    cells_eta, cells_phi = -(-n_eta // hcal_cell), -(-n_phi // hcal_cell)
+    cells = grid(np.isin(pid, _HCAL_PF), cells_eta, cells_phi, ieta // hcal_cell, iphi // hcal_cell)
+    pixels = np.minimum(hcal_cell, n_eta - hcal_cell * np.arange(cells_eta))[:, None] * np.minimum(
+        hcal_cell, n_phi - hcal_cell * np.arange(cells_phi))[None, :]
+    spread = np.repeat(np.repeat(cells / pixels, hcal_cell, axis=1), hcal_cell, axis=2)
+    images[..., 2] = spread[:, :n_eta, :n_phi]
     return images
 
 

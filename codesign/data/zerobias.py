@@ -82,6 +82,14 @@ def slice_process(pthat_min: float, pthat_max: float) -> Process:
     )
 
 
+def sliced_parts(slices: tuple[tuple[float, float, float], ...], events: int) -> list[tuple[Process, int, float]]:
+    """(process, events, per-event weight) of a p̂T-sliced sample: events shared equally between the slices,
+    each slice weighted by its share of the summed cross section (weights sum to 1)."""
+    total = sum(sigma for _, _, sigma in slices)
+    counts = [events // len(slices) + (k < events % len(slices)) for k in range(len(slices))]
+    return [(slice_process(lo, hi), n, sigma / total / n) for (lo, hi, sigma), n in zip(slices, counts) if n]
+
+
 def plan(events: int, pileup: float) -> list[Component]:
     """The components of a zero-bias sample of about `events` crossings at mean pileup `pileup`."""
     slices = [(slice_process(lo, hi), (pileup + 1.0) * sigma / SIGMA_INELASTIC_MB) for lo, hi, sigma in QCD_SLICES]

@@ -20,8 +20,14 @@ Sources of the figures (and why the uncertainty is large):
   against Vivado); UltraScale+ cells (CARRY8, 8 bits per cell) and routing are faster than 7-series, so
   cells alone give ~0.5 ns.  We use 0.75 ns per level, +-0.25 ns (the range spans both).
 
-Neither figure is sign-off timing: place and route decides.  Yosys' `ltp` logic levels (full flow) are
-reported beside these estimates where available.
+A second view, from the technology-mapped netlist: Yosys' `ltp` (full flow) counts the mapped cells (LUT,
+CARRY4/CARRY8, MUXF) on the longest register-to-register path.  A cell level is estimated as a LUT and one routing
+hop: 7-series -2 0.47 ns LUT6 (prjxray, as above) + ~0.5 ns net, 1.0 ns +-0.5; UltraScale+ -2 about half of
+that (LUT6 ~0.1-0.2 ns, shorter nets), 0.5 ns +-0.25.  A carry cell chained from the one before it (CI to
+CO, 0.11 ns on 7-series, no routing) is far faster than a level: paths through long chains are overestimated,
+which the uncertainty only partly spans.
+
+Neither figure is sign-off timing: place and route decides.
 """
 
 from __future__ import annotations
@@ -44,20 +50,25 @@ class DelayModel:
     adder_ns: float
     adder_uncertainty_ns: float
     overhead_ns: float  # clock-to-out + setup + one routing hop
+    cell_ns: float  # one level of mapped cells (LUT + routing) on Yosys' longest path
+    cell_uncertainty_ns: float
     source: str
 
     def stage_ns(self, levels: int) -> float:
         return self.overhead_ns + levels * self.adder_ns
+
+    def cell_path_ns(self, cell_levels: int) -> float:
+        return self.overhead_ns + cell_levels * self.cell_ns
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 DELAY_MODELS = {
-    "xcup": DelayModel("xcup", "-2", 0.75, 0.25, 0.45,
+    "xcup": DelayModel("xcup", "-2", 0.75, 0.25, 0.45, 0.5, 0.25,
                        "da4ml practice (~1 ns/level incl. routing, VU13P -2) and cell delays scaled from 7-series; "
                        "codesign/estimate/timing.py"),
-    "xc7": DelayModel("xc7", "-2", 1.5, 0.5, 0.85,
+    "xc7": DelayModel("xc7", "-2", 1.5, 0.5, 0.85, 1.0, 0.5,
                       "Yosys cells_sim.v specify delays (prjxray-db Artix-7 CLBLL_L.sdf) + ~0.5 ns routing per level; "
                       "codesign/estimate/timing.py"),
 }
@@ -99,3 +110,12 @@ def stage_timing(stage_levels: list[int] | tuple[int, ...], clock_mhz: float, mo
     return {"clock_period_ns": round(period, 4), "model": model.to_dict(), "stages": stages,
             "worst_delay_ns": worst["delay_ns"], "worst_slack_ns": worst["slack_ns"], "worst_margin": worst["margin"],
             "target_margin": TARGET_MARGIN, "warning": warning}
+
+
+def cell_path_timing(cell_levels: int, clock_mhz: float, model: DelayModel) -> dict:
+    """The longest register-to-register path from its mapped cell levels (Yosys `ltp`), against the clock."""
+    period = 1e3 / clock_mhz
+    delay = model.cell_path_ns(cell_levels)
+    return {"cell_levels": int(cell_levels), "delay_ns": round(delay, 3),
+            "uncertainty_ns": round(cell_levels * model.cell_uncertainty_ns, 3), "slack_ns": round(period - delay, 3),
+            "margin": round((period - delay) / period, 4)}

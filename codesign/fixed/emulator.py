@@ -1,39 +1,56 @@
 """The bit-exact emulator of a fixed-point graph: integer numpy, vectorised over events.
 
-Counts are integer-valued float64 (see `fixed_format`) while every format of the graph,
-accumulators included, is at most 52 bits wide: dense layers are then BLAS matrix products, and
-convolutions too, on the windows gathered by the graph's index map (im2col).  Wider
-graphs run on int64 (up to 62 bits) or Python integers, still exactly (`count_dtype`).  Large
-batches are cut into cache-sized chunks run on parallel threads (numpy releases the GIL).
+Counts are integer-valued floats while every format of the graph, accumulators included, fits the
+float's significand (float32 up to 23 bits, float64 up to 52: `count_dtype`): dense layers are then BLAS
+matrix products, and convolutions too (`_band_matrix`).  Wider graphs run on int64 (up to 62 bits) or
+Python integers, still exactly.  The graph is compiled once per call into steps with their matrices in the
+number type (`_compile`); events run in cache-sized chunks, on parallel threads (numpy releases the GIL).
 """
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import Callable
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import threadpool_limits
 
-from codesign.fixed.fixed_format import count_dtype
+from codesign.fixed.fixed_format import FLOAT32_BITS, count_dtype
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Scale, Upsample2D, gather
 
 CHUNK_EVENTS = 4096
+Step = Callable[[np.ndarray], np.ndarray]
 
 
 def emulate_ints(graph: Graph, x_counts: np.ndarray, threads: int = 2) -> np.ndarray:
     """Run `graph` on inputs given as counts of `graph.input_format`; returns the output counts
     (int64, or Python integers in an object array when the output format is wider than 62 bits)."""
-    dtype = count_dtype(graph.max_width)
     x = np.asarray(x_counts)
-    x = x.astype(dtype) if dtype == np.float64 else x.astype(np.int64).astype(dtype)  # integer counts, never floats
+    dtype = count_dtype(graph.max_width)
+    steps = {dtype: _compile(graph, dtype)}
+    if dtype == np.float32:  # for chunks with counts beyond the input format, which float32 may not hold
+        steps[np.float64] = _compile(graph, np.float64)
+
+    def run(start: int) -> np.ndarray:
+        values, kind = x[start : start + CHUNK_EVENTS], dtype
+        if kind == np.float32 and values.size and max(values.max(), -values.min()) >= 2**FLOAT32_BITS:
+            kind = np.float64
+        # integer counts, never floats
+        values = values.astype(kind) if kind != object else values.astype(np.int64).astype(object)
+        for step in steps[kind]:
+            values = step(values)
+        return values
+
     # one BLAS thread per chunk: our threads already use the cores, nested BLAS threads only contend
     with threadpool_limits(1, user_api="blas"):
-        if len(x) <= CHUNK_EVENTS or threads <= 1:
-            out = _run(graph, x)
+        chunks = range(0, len(x), CHUNK_EVENTS)
+        if len(chunks) <= 1 or threads <= 1:
+            outs = [run(start) for start in chunks]
         else:
-            chunks = range(0, len(x), CHUNK_EVENTS)
             with ThreadPoolExecutor(threads) as pool:
-                out = np.concatenate(list(pool.map(lambda start: _run(graph, x[start : start + CHUNK_EVENTS]), chunks)))
+                outs = list(pool.map(run, chunks))
+    out = np.concatenate(outs) if outs else np.zeros((0, *graph.output_shape), dtype)
     return out if graph.output_format.width > 63 else out.astype(np.int64)
 
 
@@ -42,47 +59,106 @@ def emulate(graph: Graph, x: np.ndarray) -> np.ndarray:
     return graph.output_format.to_float(emulate_ints(graph, graph.input_format.quantize(x)))
 
 
-def _run(graph: Graph, values: np.ndarray) -> np.ndarray:
-    fmt = graph.input_format
-    for op in graph.ops:
-        if isinstance(op, Dense):
-            values = _dense(op, values, fmt.frac)
-        elif isinstance(op, Quantize):
-            if op.relu:
-                values = np.maximum(values, 0.0)
-            values = op.output_format.requantize(values, fmt.frac)
-        elif isinstance(op, Scale):
-            values = _scale(op, values, fmt.frac)
+def _compile(graph: Graph, dtype) -> list[Step]:
+    """One function per operation, its weights shifted onto the exact grid and cast to `dtype` once."""
+    steps, fmt, shape = [], graph.input_format, tuple(graph.input_shape)
+    for op, out_shape in zip(graph.ops, graph.output_shapes):
+        if isinstance(op, Quantize):
+            steps.append(lambda v, op=op, frac=fmt.frac: op.output_format.requantize(v, frac, relu=op.relu))
+        elif isinstance(op, Dense):
+            steps.append(_affine(op, _shifted(op, op.weight, fmt.frac, dtype), dtype, lambda v: v))
         elif isinstance(op, Conv2D):
-            values = _conv(op, values, fmt.frac)
+            steps.append(_conv(op, shape, out_shape, fmt.frac, dtype))
+        elif isinstance(op, Scale):
+            steps.append(_affine(op, _shifted(op, op.weight, fmt.frac, dtype), dtype, lambda v: v, product=np.multiply))
         elif isinstance(op, Pool2D):
-            values = _pool(op, values, fmt)
+            steps.append(lambda v, op=op, fmt=fmt: _pool(op, v, fmt))
         elif isinstance(op, Upsample2D):
-            values = gather(values, op.indices(values.shape[1:3]), 0)[..., 0, :]
+            steps.append(lambda v, op=op: gather(v, op.indices(v.shape[1:3]), 0)[..., 0, :])
         elif isinstance(op, Reshape):
-            values = values.reshape(len(values), *op.shape)
-        fmt = op.output_format
-    return values
+            steps.append(lambda v, op=op: v.reshape(len(v), *op.shape))
+        fmt, shape = op.output_format, out_shape
+    return steps
 
 
-def _dense(op: Dense, values: np.ndarray, frac_in: int) -> np.ndarray:
-    return _explicit(op, _affine(op, values @ op.weight.astype(values.dtype), frac_in))
+def _grid(op: Dense | Scale | Conv2D) -> int:
+    """The fractional bits the op's sums are computed on (`_Affine.sum_format`; a Scale's exact sum)."""
+    return (op.exact_format if isinstance(op, Scale) else op.sum_format).frac
 
 
-def _explicit(op: Dense | Conv2D, exact: np.ndarray) -> np.ndarray:
-    """The exact sums through an explicit accumulator (wraps: see `graph._explicit_accumulator`) and result."""
-    values, frac = exact, op.exact_format.frac
-    for fmt in (op.accum, op.result):
-        if fmt is not None:
-            values, frac = fmt.requantize(values, frac), fmt.frac
-    return values
+def _shifted(op: Dense | Scale | Conv2D, weight: np.ndarray, frac_in: int, dtype) -> np.ndarray:
+    """Integer weights onto the op's sum grid, as `dtype`."""
+    return _scaled(weight, _grid(op) - frac_in - op.weight_format.frac, dtype)
 
 
-def _conv(op: Conv2D, values: np.ndarray, frac_in: int) -> np.ndarray:
-    """im2col: every window's (kh * kw * cin) elements as a row, times the kernel matrix."""
-    cols = gather(values, op.window.indices(values.shape[1:3]), 0)  # (N, oh, ow, kh * kw, cin)
-    products = cols.reshape(-1, op.matrix.shape[0]) @ op.matrix.astype(values.dtype)
-    return _explicit(op, _affine(op, products.reshape(*cols.shape[:3], op.n_out), frac_in))
+def _scaled(ints: np.ndarray, shift: int, dtype) -> np.ndarray:
+    """``ints * 2**shift`` as `dtype` (every shift onto a sum grid is a left shift: exact)."""
+    if np.dtype(dtype).kind == "f":
+        return ints.astype(dtype) * 2.0**shift
+    return ints.astype(dtype) << shift
+
+
+def _affine(op: Dense | Scale | Conv2D, matrix: np.ndarray, dtype, prepare: Step, product=np.matmul,
+            finish: Step = lambda v: v) -> Step:
+    """``product(prepare(x), matrix) + bias`` on the op's sum grid, then the explicit accumulator (unless it
+    holds the sum: see `graph._explicit_accumulator`, it wraps) and result."""
+    frac_sum = _grid(op)
+    bias = _scaled(op.bias, frac_sum - op.bias_format.frac, dtype) if op.bias.any() else None
+    formats = (None if op.accum_holds else op.accum, op.result) if isinstance(op, (Dense, Conv2D)) else ()
+    casts = [(fmt, fmt.frac) for fmt in formats if fmt is not None]
+
+    def step(values: np.ndarray) -> np.ndarray:
+        out = finish(product(prepare(values), matrix))
+        if bias is not None:
+            out += bias
+        frac = frac_sum
+        for fmt, fmt_frac in casts:
+            out, frac = fmt.requantize(out, frac), fmt_frac
+        return out
+
+    return step
+
+
+def _conv(op: Conv2D, in_shape: tuple[int, ...], out_shape: tuple[int, ...], frac_in: int, dtype) -> Step:
+    """The convolution as one matrix product per band of kernel-height input rows (`_band_matrix`): each
+    output row is its band (kh input rows, contiguous) times the band matrix.  Rows are padded with zeros
+    for 'same' padding; when the stride equals the kernel height the bands are a reshape of the input (no
+    copy), else an overlapping strided view copied once."""
+    (h, w, c), (oh, ow, cout), kh, sh = in_shape, out_shape, op.window.size[0], op.window.strides[0]
+    top = op.window.pads((h, w))[0]
+    bottom = (oh - 1) * sh + kh - top - h  # negative: 'valid' leaves the last rows out
+    matrix = _shifted(op, _band_matrix(op, in_shape, out_shape), frac_in, dtype)
+    band = kh * w * c
+
+    def bands(values: np.ndarray) -> np.ndarray:
+        n = len(values)
+        rows = values.reshape(n, h, w * c)
+        if top or bottom > 0:
+            pad = np.zeros((n, top + h + max(bottom, 0), w * c), values.dtype)
+            pad[:, top : top + h] = rows
+            rows = pad
+        rows = np.ascontiguousarray(rows[:, : (oh - 1) * sh + kh])
+        if sh == kh:
+            return rows.reshape(n * oh, band)
+        view = as_strided(rows, (n, oh, band), (rows.strides[0], sh * rows.strides[1], rows.strides[2]), writeable=False)
+        return view.reshape(n * oh, band)
+
+    return _affine(op, matrix, dtype, bands, finish=lambda v: v.reshape(-1, oh, ow, cout))
+
+
+def _band_matrix(op: Conv2D, in_shape: tuple[int, ...], out_shape: tuple[int, ...]) -> np.ndarray:
+    """The (kh * W * cin, out_w * cout) int64 matrix taking one band of kh input rows to one output row:
+    entry ``[(a, x, ci), (j, co)]`` is the kernel's ``[a, x - (j * stride_w - left), ci, co]`` inside the
+    kernel, else 0 (also where the window lies in the padding)."""
+    (_, w, c), (_, ow, cout) = in_shape, out_shape
+    (kh, kw), sw, left = op.window.size, op.window.strides[1], op.window.pads(in_shape[:2])[1]
+    matrix = np.zeros((kh, w, c, ow, cout), np.int64)
+    for j in range(ow):
+        for b in range(kw):
+            x = j * sw - left + b
+            if 0 <= x < w:
+                matrix[:, x, :, j, :] = op.weight[:, b]
+    return matrix.reshape(kh * w * c, ow * cout)
 
 
 def _pool(op: Pool2D, values: np.ndarray, fmt) -> np.ndarray:
@@ -90,17 +166,3 @@ def _pool(op: Pool2D, values: np.ndarray, fmt) -> np.ndarray:
     on the output grid of log2(n) more fractional bits (see `graph.Pool2D`)."""
     windows = gather(values, op.window.indices(values.shape[1:3]), fmt.min_int if op.kind == "max" else 0)
     return windows.max(axis=-2) if op.kind == "max" else windows.sum(axis=-2)
-
-
-def _scale(op: Scale, values: np.ndarray, frac_in: int) -> np.ndarray:
-    return _affine(op, values * op.weight.astype(values.dtype), frac_in)
-
-
-def _affine(op: Dense | Scale | Conv2D, products: np.ndarray, frac_in: int) -> np.ndarray:
-    """``products + bias`` on the op's exact grid (every shift is a left shift: exact)."""
-    frac = op.exact_format.frac
-    bias = op.bias.astype(products.dtype)
-    product_shift, bias_shift = frac - frac_in - op.weight_format.frac, frac - op.bias_format.frac
-    if products.dtype == np.float64:
-        return products * 2.0**product_shift + bias * 2.0**bias_shift
-    return (products << product_shift) + (bias << bias_shift)

@@ -102,6 +102,19 @@ class _Affine:
     accum_format: FixedFormat = field(init=False)  # `accum`, else exact
     output_format: FixedFormat = field(init=False)  # `result`, else the accumulator
 
+    @property
+    def accum_holds(self) -> bool:
+        """Whether the explicit accumulator holds every exact sum (signed, at least its integer bits; its grid is
+        never coarser): then it never wraps, and the sum on its grid is exact."""
+        accum, exact = self.accum, self.exact_format
+        return accum is not None and accum.signed and accum.integer >= exact.integer
+
+    @property
+    def sum_format(self) -> FixedFormat:
+        """The exact sum on the grid of an accumulator that holds it (`accum_holds`), else the exact sum."""
+        exact = self.exact_format
+        return FixedFormat(self.accum.frac + exact.integer, exact.integer) if self.accum_holds else exact
+
 
 @dataclass
 class Dense(_Affine):
@@ -225,9 +238,15 @@ class Graph:
 
     @property
     def max_width(self) -> int:
-        """The widest format anywhere in the graph, exact sums included (decides the emulator's number type)."""
-        inner = [f for op in self.ops if isinstance(op, _Affine) for f in (op.exact_format, op.accum_format)]
-        return max(fmt.width for fmt in [*inner, *(fmt for _, fmt in self.formats())])
+        """The widest format a value takes anywhere in the graph, exact sums included, accumulators that hold
+        them not (decides the emulator's number type)."""
+        formats = [self.input_format]
+        for op in self.ops:
+            if isinstance(op, _Affine):
+                formats += [op.sum_format, *(f for f in (not op.accum_holds and op.accum, op.result) if f)]
+            else:
+                formats.append(op.output_format)
+        return max(fmt.width for fmt in formats)
 
     def formats(self) -> list[tuple[str, FixedFormat]]:
         """(name, output format) of the input and of every operation, in order."""

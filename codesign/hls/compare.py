@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from codesign.atomic import atomic_path
-from codesign.cache import cache_dir, cache_key
+from codesign.cache import cached_array
 from codesign.errors import CodesignError
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Upsample2D
@@ -138,17 +137,15 @@ def _saturation_witnesses(graph: Graph, rng: np.random.Generator) -> np.ndarray:
 
     fmt = graph.input_format
     n_in = int(np.prod(graph.input_shape))
-    path = cache_dir("saturation") / f"{cache_key({'graph': graph.to_json(), 'per_end': WITNESSES_PER_END})}.npy"
-    if path.exists():
-        witnesses = np.load(path)
-    else:
+
+    def solve() -> np.ndarray:
         try:
             found = [s.witness for s in saturations(graph, WITNESSES_PER_END) if s.reachable]
         except NotImplementedError:
             found = []
-        witnesses = fmt.quantize(np.array(found).reshape(-1, n_in)).astype(np.int64)
-        with atomic_path(path, folder=False) as tmp, open(tmp, "wb") as out:
-            np.save(out, witnesses)
+        return fmt.quantize(np.array(found).reshape(-1, n_in)).astype(np.int64)
+
+    witnesses = cached_array("saturation", {"graph": graph.to_json(), "per_end": WITNESSES_PER_END}, solve)
     moved = rng.integers(-1, 2, size=(len(witnesses), NEIGHBOURS, n_in)) * (rng.random((len(witnesses), NEIGHBOURS, n_in)) < 0.25)
     neighbours = np.clip(witnesses[:, None, :] + moved, fmt.min_int, fmt.max_int).reshape(-1, n_in)
     return np.concatenate([witnesses, neighbours])

@@ -60,10 +60,15 @@ def canonical_names(graph) -> None:
     graph.initializer.extend(ordered)
 
 
-class OnnxModel:
-    """An onnxruntime CPU session with a numpy call: `OnnxModel(path, threads=1)(x)`."""
+#: onnxruntime graph optimisation levels by name (`OnnxModel(optimization=...)`).
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
 
-    def __init__(self, path: Path, threads: int | None = 1) -> None:
+
+class OnnxModel:
+    """An onnxruntime CPU session with a numpy call: `OnnxModel(path, threads=1)(x)`; `optimization` is
+    onnxruntime's graph optimisation level (one of `OPTIMIZATION_LEVELS`, default all)."""
+
+    def __init__(self, path: Path, threads: int | None = 1, optimization: str = "all") -> None:
         import onnxruntime as ort
 
         path = Path(path)
@@ -72,6 +77,11 @@ class OnnxModel:
         ort.set_default_logger_severity(3)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if optimization not in OPTIMIZATION_LEVELS:
+            raise CodesignError(f"unknown graph optimisation {optimization!r}; choose one of {', '.join(OPTIMIZATION_LEVELS)}")
+        opts.graph_optimization_level = getattr(
+            ort.GraphOptimizationLevel, {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+                                         "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}[optimization])
         if threads:
             opts.intra_op_num_threads = threads
             opts.inter_op_num_threads = 1

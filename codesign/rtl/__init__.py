@@ -1,6 +1,6 @@
 """RTL generation: the fixed-point graph traced with da4ml, pipelined to a clock, written as Verilog."""
 
-from codesign.rtl.numba_cache import configure_numba_cache, use_serial_solver
+from codesign.rtl.numba_cache import cache_cost_model, configure_numba_cache, use_serial_solver
 
 configure_numba_cache()  # before anything imports da4ml (its numba kernels are compiled and cached)
 
@@ -8,5 +8,6 @@ from codesign.rtl.generate import Field, PortGroup, RTLProject, latency_cutoff, 
 from codesign.rtl.trace import cast, run_logic, trace_graph  # noqa: E402
 
 use_serial_solver()  # the same solutions for a fraction of the one-off compilation (see numba_cache)
+cache_cost_model()
 
 __all__ = ["Field", "PortGroup", "RTLProject", "write_trigger_rtl", "cast", "latency_cutoff", "run_logic", "trace_graph", "write_rtl"]

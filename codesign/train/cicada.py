@@ -7,15 +7,19 @@ The recipe of the deployed CICADA (``shared/reference/l1-systems.md``), on the c
    so the student learns the teacher's error on events the teacher has not seen (as in the trigger);
 2. synthetic outliers (`outliers`) are added to the student's events only;
 3. the student's target is `codesign.zoo.cicada.target` of the teacher's per-event MSE; the student (the
-   deployed v2 or v1 architecture, QAT with the deployed bit widths) is trained with MAE, weighted;
-4. working points: thresholds in score LSBs from the independent reference zero bias through the bit-exact
+   deployed v2 or v1 architecture of the card's ``architecture.student``, QAT with the deployed bit widths)
+   is trained with MAE, weighted;
+4. training alternates in ``training.rounds`` rounds (default 1): each trains the teacher for its share of
+   ``teacher.epochs``, then the student for its share of ``epochs`` on the targets of the teacher as it is
+   then (`epochs_per_round`); the deployed recipe's one teacher epoch per 10 student epochs is ``rounds`` =
+   ``teacher.epochs`` with 10 times as many student epochs.  One round is the teacher first, then the student
+   on the final teacher (the committed models);
+5. working points: thresholds in score LSBs from the independent reference zero bias through the bit-exact
    trigger emulation (`codesign.metrics.report.evaluate`, weighted, with intervals); AUC and efficiencies per
    signal for the student (firmware) and the teacher (float ``log(MSE) * 32``, unclipped), and their agreement.
 
-Unlike the deployed recipe (1 teacher epoch alternating with 10 student epochs), the teacher is trained
-first and the student after it on the final teacher's targets: the same end point, one teacher inference.
-Shared with AXOL1TL (imported from `codesign.train.axol1tl`): the sample loading through the cache, the
-pileup-tail shares and the atomic writing of weights, metrics and card.
+Shared with AXOL1TL (from `codesign.train.common`): the sample loading through the cache, the pileup-tail
+shares and the atomic writing of weights, metrics and card.
 """
 
 from __future__ import annotations
@@ -84,6 +88,12 @@ def outliers(background: np.ndarray, n: int, rng: np.random.Generator, min_et: i
     return events.reshape(n, -1), kind
 
 
+def epochs_per_round(epochs: int, rounds: int) -> list[int]:
+    """`epochs` shared over `rounds`: as even as integers allow, the larger shares last (the last round always
+    trains when there is an epoch at all)."""
+    return [epochs * (r + 1) // rounds - epochs * r // rounds for r in range(rounds)]
+
+
 def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int | None = None,
           verbose: int = 0) -> dict:
     """Train teacher and student from the card, write weights, card and metrics; return the metrics.
@@ -103,8 +113,12 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
 
     training = card.data["training"]
     epochs = training["student"]["epochs"] if epochs is None else epochs
+    rounds, teacher_epochs = training.get("rounds", 1), training["teacher"]["epochs"]
     if not isinstance(epochs, int) or epochs < 1:  # before anything is overwritten
         raise CodesignError(f"training needs at least one epoch, got {epochs!r}; nothing was written")
+    if not isinstance(rounds, int) or not 1 <= rounds <= min(epochs, teacher_epochs):
+        raise CodesignError(f"card {card.folder}: training.rounds must be an integer from 1 to the teacher's and the "
+                            f"student's epochs ({min(epochs, teacher_epochs)}), got {rounds!r}; nothing was written")
     flat = {key: np.asarray(raw).reshape(len(raw), -1) for key, raw in raws.items()}
     n_teacher, n_student = training["teacher"]["events"], training["student"]["events"]
     if n_teacher + n_student > len(flat["background"]):
@@ -120,8 +134,6 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     teacher_model = teacher()
     teacher_model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mse")
     x_teacher = flat["background"][teacher_rows].astype(np.float32)
-    teacher_model.fit(x_teacher, x_teacher, sample_weight=weights[teacher_rows], epochs=training["teacher"]["epochs"],
-                      batch_size=training["batch_size"], shuffle=True, validation_split=0.1, verbose=verbose)
 
     def teacher_mse(x: np.ndarray) -> np.ndarray:
         x = x.astype(np.float32)
@@ -137,13 +149,18 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     x_out, _ = outliers(flat["background"][student_rows], n_out, rng, spec.min_et)
     x_student = np.concatenate([flat["background"][student_rows], x_out]).astype(np.float32)
     w_student = np.concatenate([weights[student_rows], np.ones(n_out)])
-    y_student = target(teacher_mse(x_student))
     mix = rng.permutation(len(x_student))  # validation_split takes the last 10%: outliers in both
-    keras.utils.set_random_seed(training["seed"])
-    model = student(card.data["architecture"]["student"], name=card.name)
-    model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mean_absolute_error")
-    history = model.fit(x_student[mix], y_student[mix], sample_weight=w_student[mix], epochs=epochs,
-                        batch_size=training["batch_size"], shuffle=True, validation_split=0.1, verbose=verbose)
+    model = None
+    for teacher_share, student_share in zip(epochs_per_round(teacher_epochs, rounds), epochs_per_round(epochs, rounds)):
+        teacher_model.fit(x_teacher, x_teacher, sample_weight=weights[teacher_rows], epochs=teacher_share,
+                          batch_size=training["batch_size"], shuffle=True, validation_split=0.1, verbose=verbose)
+        y_student = target(teacher_mse(x_student))
+        if model is None:  # built after the first teacher epochs, as the one-round recipe always did
+            keras.utils.set_random_seed(training["seed"])
+            model = student(card.data["architecture"]["student"], name=card.name)
+            model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mean_absolute_error")
+        history = model.fit(x_student[mix], y_student[mix], sample_weight=w_student[mix], epochs=student_share,
+                            batch_size=training["batch_size"], shuffle=True, validation_split=0.1, verbose=verbose)
 
     graph, _ = lower_keras(model, precisions=parse_precisions(card.data.get("hls_config"), f"{card.name} card, hls_config"))
     chain = TriggerChain(card.scaling(), graph, card.score())

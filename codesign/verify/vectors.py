@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from codesign.cache import cached_array
 from codesign.fixed.emulator import emulate_ints
 from codesign.fixed.fixed_format import FixedFormat
 
@@ -56,7 +57,19 @@ def chain_scores(chain, raw_counts: np.ndarray) -> np.ndarray:
 
 
 def threshold_vectors(chain, rng: np.random.Generator, offsets=(-1, 0, 1)) -> np.ndarray:
-    """Raw input counts whose score is exactly ``threshold + offset`` for every working point and offset."""
+    """Raw input counts whose score is exactly ``threshold + offset`` for every working point and offset.
+
+    The search (seconds) runs on its own generator seeded from `rng`, so its result can be cached per chain and
+    seed and `rng` moves on the same whether the search ran or was loaded."""
+    seed = int(rng.integers(2**63))
+    settings = {"graph": chain.graph.to_json(), "chain": chain.to_dict(), "seed": seed, "offsets": list(offsets),
+                "search": [PER_TARGET, SWEEP_POINTS, SWEEPS_PER_ROUND, ROUNDS]}
+    return cached_array("threshold-vectors", settings,
+                        lambda: _search_thresholds(chain, np.random.default_rng(seed), offsets))
+
+
+def _search_thresholds(chain, rng: np.random.Generator, offsets) -> np.ndarray:
+    """The search of `threshold_vectors`."""
     raw_fmt = chain.scaling.raw_format
     n_in = int(np.prod(chain.graph.input_shape))
     grid = np.unique(np.linspace(raw_fmt.min_int, raw_fmt.max_int, SWEEP_POINTS).round().astype(np.int64))
@@ -100,14 +113,27 @@ def raw_edge_vectors(chain, n: int, rng: np.random.Generator) -> np.ndarray:
     counts += [scaling.offsets * 2**raw_fmt.frac + sensitivity_counts(raw_fmt, n_in), threshold_vectors(chain, rng)]
     drop = max(raw_fmt.frac - net_fmt.frac, 0)  # bits the cast removes after the shift
     span = 2 ** (net_fmt.width + drop)  # the network input range, in raw counts after the shift
-    shifted = rng.integers(-span, span, (n - n // 2, n_in))
-    if drop > 0:
-        shifted[::2] = shifted[::2] // 2**drop * 2**drop + 2 ** (drop - 1)  # half-LSB ties of the cast
+    rows = n - n // 2
+    if drop > 0:  # half the rows on half-LSB ties of the cast, each half stratified on its own
+        plain, ties = _stratified(rng, rows - rows // 2, -span, span, n_in), _stratified(rng, rows // 2, -span, span, n_in)
+        shifted = np.concatenate([plain, ties // 2**drop * 2**drop + 2 ** (drop - 1)])
+    else:
+        shifted = _stratified(rng, rows, -span, span, n_in)
     right, left = np.maximum(shifts, 0), np.maximum(-shifts, 0)
     below = rng.integers(0, 2**right, shifted.shape)  # bits the right shift drops (floor)
     difference = np.where(shifts >= 0, shifted * 2.0**right + below, np.floor(shifted * 2.0**-left))
     counts.append(scaling.offsets * 2.0**raw_fmt.frac + difference)
     return raw_fmt.to_float(np.clip(np.concatenate(counts), raw_fmt.min_int, raw_fmt.max_int))
+
+
+def _stratified(rng: np.random.Generator, rows: int, low: int, high: int, n_in: int) -> np.ndarray:
+    """(rows, n_in) integers in [low, high): per column a random order of `rows` equal strata of the range, each
+    drawn at a random point inside it.  Unlike independent uniform draws, every stratum is hit: with at least as
+    many rows as values, every value (independent draws left ~1 in 130 values of a narrow saturating window out)."""
+    edges = low + np.arange(rows + 1) * (high - low) // max(rows, 1)
+    width = np.maximum(edges[1:] - edges[:-1], 1)[:, None]
+    draws = edges[:-1, None] + (rng.random((rows, n_in)) * width).astype(np.int64)
+    return rng.permuted(draws, axis=0)
 
 
 def trigger_counts(chain, raw_counts: np.ndarray) -> dict[str, np.ndarray]:

@@ -26,9 +26,16 @@ def models_dir() -> Path:
 
 
 def zoo_names() -> list[str]:
-    """The Level-1 (firmware) zoo models; CPU models (`platform: cpu`, e.g. the HLT Linformer) are not among them."""
-    return sorted(p.parent.name for p in models_dir().glob(f"*/{CARD_FILE}")
-                  if (yaml.safe_load(p.read_text()) or {}).get("platform") != "cpu")
+    """The trigger (FPGA) models of the zoo; cards with `target: cpu` (e.g. `suep`) belong to the ONNX path."""
+    return sorted(p.parent.name for p in models_dir().glob(f"*/{CARD_FILE}") if not _cpu_card(p))
+
+
+def _cpu_card(path: Path) -> bool:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # a broken trigger card is reported when it is loaded
+    return isinstance(data, dict) and data.get("target") == "cpu"
 
 
 @dataclass

@@ -176,3 +176,34 @@ def test_muon_only_allows_lighter_mesons() -> None:
     )
     assert set(np.unique(pid)) == {13, -13}
     np.testing.assert_allclose(_event_sums(counts, p4), _at_rest(10.0, 2), atol=1e-9)
+
+
+def test_dark_photon_chain_reconstructs_both_masses_and_the_branching_fractions() -> None:
+    from codesign.data.processes import SUEP_ICHEP
+    from codesign.data.suep import ELECTRON_MASS
+
+    rng = np.random.default_rng(11)
+    parents = _boosted(1000.0, 8, rng)
+    counts, p4, pid = thermal_shower(parents, rng, **SUEP_ICHEP)
+    assert np.all(counts % 4 == 0)
+    diff = np.abs(_event_sums(counts, p4) - parents).max(axis=1)
+    assert np.all(diff <= 1e-9 * parents[:, 3])
+    pairs = p4.reshape(-1, 2, 4)
+    np.testing.assert_allclose(_mass(pairs.sum(axis=1)), SUEP_ICHEP["dark_photon_mass"], atol=1e-6)
+    np.testing.assert_allclose(_mass(p4.reshape(-1, 4, 4).sum(axis=1)), SUEP_ICHEP["meson_mass"], atol=1e-6)
+    expected = np.select([np.abs(pid) == 13, np.abs(pid) == 11], [MUON_MASS, ELECTRON_MASS], PION_MASS)
+    np.testing.assert_allclose(_mass(p4), expected, atol=1e-6)
+    code = np.abs(pid[::2])
+    n = len(code)  # several thousand A' decays: fractions within 4 sigma of 15/15/70%
+    for c, share in ((11, 0.15), (13, 0.15), (211, 0.70)):
+        assert abs(np.mean(code == c) - share) < 4 * np.sqrt(share * (1 - share) / n)
+
+
+def test_dark_photon_inputs_are_checked() -> None:
+    one = np.array([[0.0, 0.0, 0.0, 125.0]])
+    with pytest.raises(ValueError, match="dark_photon_mass"):
+        thermal_shower(one, np.random.default_rng(0), meson_mass=2.0, dark_photon_mass=0.2)
+    with pytest.raises(ValueError, match="meson_mass"):
+        thermal_shower(one, np.random.default_rng(0), meson_mass=1.0, dark_photon_mass=0.7)
+    with pytest.raises(ValueError, match="electron_fraction"):
+        thermal_shower(one, np.random.default_rng(0), lepton_fraction=0.6, electron_fraction=0.5)

@@ -144,3 +144,15 @@ def test_local_maxima_equal_a_maximum_filter():
         assert len(expected[0]) > 50
         for a, b in zip(found, expected):
             np.testing.assert_array_equal(a, b)
+
+
+def test_sliced_parts_weight_each_slice_by_its_cross_section():
+    from codesign.data.processes import QCD_HT_SLICES
+
+    parts = zerobias.sliced_parts(QCD_HT_SLICES, 1001)
+    assert [n for _, n, _ in parts] == [251, 250, 250, 250]
+    assert sum(n * w for _, n, w in parts) == pytest.approx(1.0)
+    total = sum(s for _, _, s in QCD_HT_SLICES)
+    for (process, n, w), (lo, hi, sigma) in zip(parts, QCD_HT_SLICES):
+        assert n * w == pytest.approx(sigma / total)
+        assert f"PhaseSpace:pTHatMin = {lo:g}" in process.settings and f"PhaseSpace:pTHatMax = {hi:g}" in process.settings

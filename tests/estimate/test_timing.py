@@ -5,13 +5,27 @@ from __future__ import annotations
 import pytest
 
 from codesign.errors import CodesignError
-from codesign.estimate.timing import DELAY_MODELS, TARGET_MARGIN, delay_model, levels_per_stage, stage_timing
+from codesign.estimate.timing import (DELAY_MODELS, TARGET_MARGIN, cell_path_timing, delay_model, levels_per_stage,
+                                      stage_timing)
 
 
 def test_models_per_family_with_sources():
     assert delay_model("xcvu9p").family == "xcup" and delay_model("xc7vx690t-ffg1927-2").family == "xc7"
     for model in DELAY_MODELS.values():
         assert model.adder_ns > model.adder_uncertainty_ns > 0 and model.source
+        # a mapped cell level (one LUT and its net) is shorter than an adder level (a LUT feeding a carry chain)
+        assert model.adder_ns > model.cell_ns > model.cell_uncertainty_ns > 0
+    assert DELAY_MODELS["xcup"].cell_ns < DELAY_MODELS["xc7"].cell_ns
+
+
+def test_cell_path_against_the_clock():
+    """Yosys' mapped levels give a second estimate of the longest path: overhead + levels * cell delay."""
+    model = delay_model("xc7vx690t")
+    path = cell_path_timing(12, 160.0, model)
+    assert path["delay_ns"] == pytest.approx(model.overhead_ns + 12 * model.cell_ns)
+    assert path["uncertainty_ns"] == pytest.approx(12 * model.cell_uncertainty_ns)
+    assert path["slack_ns"] == pytest.approx(6.25 - path["delay_ns"])
+    assert path["margin"] == pytest.approx(path["slack_ns"] / 6.25, abs=1e-4)
 
 
 @pytest.mark.parametrize("family", sorted(DELAY_MODELS))

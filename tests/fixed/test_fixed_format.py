@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codesign.fixed.fixed_format import OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
+from codesign.fixed.fixed_format import FLOAT32_BITS, OVERFLOW_MODES, ROUNDING_MODES, FixedFormat
 
 
 def oracle_cast(value: Fraction, fmt: FixedFormat) -> int:
@@ -64,6 +64,28 @@ def test_requantize_ties_and_edges(fmt, data):
     got = fmt.requantize(np.array(counts, dtype=np.float64), frac_in)
     want = [oracle_cast(Fraction(c) / Fraction(2) ** frac_in, fmt) for c in counts]
     assert got.tolist() == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(fmt=formats, relu=st.booleans(), data=st.data())
+def test_float32_and_relu_requantize_match_the_oracle(fmt, relu, data):
+    """float32 counts (the emulator's type for graphs of at most FLOAT32_BITS) stay float32 and exact, ties
+    and both ends included; `relu` casts max(x, 0)."""
+    if fmt.width > FLOAT32_BITS:
+        fmt = FixedFormat(FLOAT32_BITS, fmt.integer, fmt.signed, fmt.rounding, fmt.overflow)
+    limit, shift = 2 ** (FLOAT32_BITS - 1), data.draw(st.integers(-3, 6))
+    frac_in = fmt.frac + shift
+    half = 2 ** (shift - 1) if shift > 0 else 0
+    edges = [b * 2**shift + d for b in (fmt.min_int - 1, fmt.min_int, -1, 0, 1, fmt.max_int, fmt.max_int + 1)
+             for d in (-half, 0, half)]
+    counts = data.draw(st.lists(st.integers(-limit, limit), min_size=1, max_size=20))
+    counts += [c for c in edges if abs(c) <= limit]
+    got = fmt.requantize(np.array(counts, dtype=np.float32), frac_in, relu=relu)
+    assert got.dtype == np.float32
+    want = [oracle_cast(max(Fraction(c), Fraction(0)) if relu else Fraction(c), fmt)
+            for c in (Fraction(c) / Fraction(2) ** frac_in for c in counts)]
+    assert got.tolist() == want
+    assert fmt.requantize(np.array(counts), frac_in, relu=relu).tolist() == want  # the int64 path
 
 
 @settings(max_examples=200, deadline=None)

@@ -229,6 +229,9 @@ def test_combinational_design_report(small_h5, tmp_path):
     comb = report["combinational"]
     assert comb["registers_inside_logic"] == 0 and comb["adder_levels"] == report["timing"]["stages"][0]["adder_levels"]
     assert comb["lut_carry_levels"] >= 1 and "ltp" in comb["lut_carry_levels_source"]
+    model = report["timing"]["model"]  # the mapped-cell view of the same path, from the same delay model
+    assert comb["delay_ns_from_lut_carry_levels"] == pytest.approx(
+        model["overhead_ns"] + comb["lut_carry_levels"] * model["cell_ns"], abs=1e-3)
     assert comb["fits"] and comb["delay_ns"] <= 25 * (1 - comb["target_margin"]) and comb["period_ns"] == 25
     md = (tmp_path / "comb" / "report.md").read_text()
     assert f"{comb['adder_levels']} adder levels (da4ml), {comb['lut_carry_levels']} LUT/CARRY levels" in md

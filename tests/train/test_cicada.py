@@ -14,7 +14,7 @@ from codesign.data.objects import Collection, Events
 from codesign.errors import CodesignError
 from codesign.metrics.report import Sample
 from codesign.train.axol1tl import Samples
-from codesign.train.cicada import ET_MAX, OUTLIER_KINDS, TEACHER_FILE, outliers, train
+from codesign.train.cicada import ET_MAX, OUTLIER_KINDS, TEACHER_FILE, epochs_per_round, outliers, train
 from codesign.zoo import load_card
 from codesign.zoo.card import models_dir
 from codesign.zoo.cicada import REGIONS, target
@@ -84,8 +84,8 @@ def tiny() -> tuple[Samples, dict]:
 def _tiny_card(folder):
     shutil.copytree(models_dir() / "cicada", folder, ignore=shutil.ignore_patterns("*.h5", "*.json", "*.md"))
     card = load_card(folder)
-    card.data["training"].update(teacher={"events": 300, "epochs": 1, "reference_events": 500},
-                                 student={"events": 300, "epochs": 1}, batch_size=64, signals=["hot"])
+    card.data["training"].update(teacher={"events": 300, "epochs": 2, "reference_events": 500},
+                                 student={"events": 300, "epochs": 3}, rounds=2, batch_size=64, signals=["hot"])
     card.data["working_points"]["thresholds"] = None
     card.save()
     return load_card(folder)
@@ -107,6 +107,19 @@ def test_smoke_train_writes_a_loadable_deterministic_model(tmp_path, tiny):
     hot = on_disk["signals"]["hot"]
     assert 0.0 <= hot["auc_firmware"] <= 1.0 and hot["auc_teacher"] > 0.9  # the hot cluster is far from the soft events
     assert -1.0 <= hot["agreement"]["correlation"] <= 1.0
+
+
+def test_epochs_shared_over_alternating_rounds():
+    assert epochs_per_round(50, 5) == [10] * 5 and epochs_per_round(5, 5) == [1] * 5  # the deployed recipe's 1:10
+    assert epochs_per_round(7, 3) == [2, 2, 3] and epochs_per_round(4, 1) == [4]
+
+
+def test_rounds_beyond_the_epochs_are_refused(tmp_path, tiny):
+    card = _tiny_card(tmp_path / "r")
+    card.data["training"]["rounds"] = 3  # the teacher has 2 epochs
+    with pytest.raises(CodesignError, match="training.rounds must be an integer from 1 to"):
+        train(card, *tiny)
+    assert not (tmp_path / "r" / "encoder.h5").exists()
 
 
 def test_training_refuses_more_events_than_the_zero_bias_has(tmp_path, tiny):
