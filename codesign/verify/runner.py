@@ -107,14 +107,20 @@ def simulate(sources: list[Path], module: str, stimulus: dict, work_dir: Path, s
 
 def lint(sources: list[Path], module: str, timeout_s: float = 600) -> None:
     """Verilator `--lint-only` of RTL sources with `module` on top (seconds, no C++): raises CodesignError
-    with Verilator's first error if the RTL does not compile."""
+    with Verilator's first error if the RTL does not compile.  Sources that passed are remembered by content."""
     _verilator_env()
-    cmd = ["verilator", "--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", module,
-           *map(str, sources)]
-    proc = run(cmd, timeout_s=timeout_s)
+    flags = ["--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", module]
+    h = hashlib.sha256(json.dumps([flags, version("verilator")]).encode())
+    for src in map(Path, sources):
+        h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
+    passed = cache_dir("lint") / h.hexdigest()[:24]
+    if passed.is_file():  # these bytes passed this Verilator's lint before
+        return
+    proc = run(["verilator", *flags, *map(str, sources)], timeout_s=timeout_s)
     if proc.returncode:
         raise CodesignError(f"the generated RTL of {module} does not compile (verilator --lint-only): "
                             f"{first_error_line(proc.stderr + proc.stdout, '%Error')}")
+    passed.touch()
 
 
 def _verilator_env() -> None:

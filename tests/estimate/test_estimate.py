@@ -152,7 +152,22 @@ def test_missing_top_and_files_and_flow(yosys, tmp_path):
         synthesize([adder], "add8", get_part("xcvu9p"), tmp_path / "w", flow="vivado")
 
 
-def test_timeout_stops_yosys(yosys, tmp_path):
+def test_timeout_stops_yosys(yosys, tmp_path, monkeypatch):
+    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))  # a run, not the outputs of an earlier one
     with pytest.raises(CodesignError, match="did not finish"):
         synthesize([write(tmp_path, "add8.v", ADDER)], "add8", get_part("xcvu9p"), tmp_path / "w",
                    timeout_s=0.001, flow="full")
+
+
+def test_same_bytes_reuse_the_run_other_bytes_run_again(yosys, tmp_path, monkeypatch):
+    """A second estimate of the same sources comes from the first run's outputs (same counts, log in the new
+    workdir); one changed byte runs Yosys again."""
+    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
+    part = get_part("xcvu9p")
+    first = synthesize([write(tmp_path, "add8.v", ADDER)], "add8", part, tmp_path / "one")
+    again = synthesize([write(tmp_path, "add8.v", ADDER)], "add8", part, tmp_path / "two")
+    assert not first.cached and again.cached and (tmp_path / "two" / "yosys.log").is_file()
+    assert (again.lut, again.ff, again.carry, again.cells) == (first.lut, first.ff, first.carry, first.cells)
+    wider_adder = ADDER.replace("[7:0]", "[8:0]").replace("[8:0] y", "[9:0] y")
+    wider = synthesize([write(tmp_path, "add8.v", wider_adder)], "add8", part, tmp_path / "three")
+    assert not wider.cached and wider.ff == 10

@@ -219,6 +219,25 @@ def test_verilator_lint(small_graph, tmp_path):
     assert result.returncode == 0 and "%Warning" not in result.stderr, result.stderr
 
 
+def test_lint_remembers_only_what_passed(tmp_path, monkeypatch):
+    """codesign's lint: RTL that compiles is remembered by content; RTL that does not is an error every time."""
+    from codesign.verify.runner import lint
+
+    monkeypatch.setenv("CODESIGN_CACHE", str(tmp_path / "cache"))
+    good = tmp_path / "good.v"
+    good.write_text("module top (input clk, input [3:0] a, output reg [3:0] y);\n  always @(posedge clk) y <= a;\nendmodule\n")
+    lint([good], "top")
+    assert len(list((tmp_path / "cache" / "lint").iterdir())) == 1
+    lint([good], "top")  # remembered: no second entry
+    assert len(list((tmp_path / "cache" / "lint").iterdir())) == 1
+    bad = tmp_path / "bad.v"
+    bad.write_text(good.read_text().replace("y <= a;", "y <= undeclared;"))
+    for _ in range(2):
+        with pytest.raises(CodesignError, match="does not compile"):
+            lint([bad], "top")
+    assert len(list((tmp_path / "cache" / "lint").iterdir())) == 1
+
+
 def test_user_errors(small_graph, tmp_path):
     with pytest.raises(CodesignError, match="flavor"):
         write_rtl(small_graph, tmp_path / "rtl", flavor="systemc")
