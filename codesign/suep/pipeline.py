@@ -156,6 +156,8 @@ def evaluate(model_dir: Path, output: Path, jobs: int = 2, threads: int = 1, pro
     from codesign.onnx import OnnxModel
 
     model_dir = Path(model_dir)
+    if not (model_dir / CARD_FILE).is_file():
+        raise CodesignError(f"{model_dir} is not a SUEP model folder (no {CARD_FILE}); run `codesign suep train -o {model_dir}`")
     output = check_output(output, folder=True, inputs=(model_dir,))
     card = load_card(model_dir / CARD_FILE)
     onnx = OnnxModel(model_dir / ONNX_FILE, threads=threads)

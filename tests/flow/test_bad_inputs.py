@@ -101,6 +101,8 @@ CASES = [
     ("dqm train -o user folder", "dqm train -q -o thesis", 2, "not written by codesign"),
     ("dqm evaluate -o user folder", "dqm evaluate dqm_model -q -o thesis", 2, "not written by codesign"),
     ("dqm run -o .", "dqm run dqm_model -q -o .", 2, "is the working folder"),
+    ("suep evaluate no model", "suep evaluate no_such_model -o e", 2, "is not a SUEP model folder"),
+    ("hlt evaluate no model", "hlt evaluate no_such_model -o e", 2, "is not an HLT model folder"),
     ("emulate -o folder", "emulate model.h5 --input x.npy -o thesis", 2, "is a folder"),
     ("emulate -o input", "emulate model.h5 --input x.npy -o x.npy", 2, "is or contains the input x.npy"),
     ("dqm evaluate -o its model", "dqm evaluate dqm_marked -q -o dqm_marked", 2, "is or contains the input"),
