@@ -150,8 +150,9 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     # Verilator's lint and Yosys are other processes: they run beside the bit-exactness checks below
     progress(f"verilator lint and yosys ({estimate} flow) resource estimates of the RTL, beside the checks"
              + (f"; {yosys_note} (started in the background at the beginning)" if yosys_note else ""))
-    with ThreadPoolExecutor(1) as tools:
-        estimated = tools.submit(_lint_and_estimate, rtl, fpga, tmp, estimate, preparing_yosys, timings)
+    with ThreadPoolExecutor(2) as tools:
+        linted = tools.submit(_lint, rtl, timings)
+        estimated = tools.submit(_estimate, rtl, fpga, tmp, estimate, preparing_yosys, timings)
         with timings.stage("vectors"):
             x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
             x_counts = graph.input_format.quantize(x)
@@ -187,6 +188,7 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             raise CodesignError("bit-exactness check failed: "
                                 + "; ".join(f"{k}: {v.summary()}" for k, v in bad.items()))
         with timings.stage("lint_yosys_wait"):
+            linted.result()
             synth = estimated.result()
     timing = stage_timing(rtl.stage_depths, clock_mhz, delay_model(fpga.name))
     if timing["warning"]:
@@ -197,25 +199,24 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
     return report
 
 
-def _lint_and_estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys, timings: Timings):
-    """Verilator's lint of the RTL (the interpreter check does not compile it) beside Yosys' resource estimate;
-    both are other processes, and both remember the bytes they have seen (a warm synth of the same RTL skips them)."""
-    from codesign.estimate import synthesize as yosys_synthesize
+def _lint(rtl, timings: Timings) -> None:
+    """Verilator's lint of the RTL (the interpreter check does not compile it); passed bytes are remembered."""
     from codesign.verify.runner import lint, rtl_sources
 
-    def estimate_resources():
-        with timings.stage("yosys"):
-            if preparing_yosys is not None:
-                preparing_yosys.wait()
-            sources = rtl.top_file.parent
-            return yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
-                                    flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
+    with timings.stage("lint"):
+        lint(rtl_sources(rtl.top_file.parent), rtl.module)
 
-    with ThreadPoolExecutor(1) as pool:
-        resources = pool.submit(estimate_resources)
-        with timings.stage("lint"):
-            lint(rtl_sources(rtl.top_file.parent), rtl.module)
-        return resources.result()
+
+def _estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys, timings: Timings):
+    """Yosys' resource estimate of the RTL (the outputs of an earlier run on the same bytes when there is one)."""
+    from codesign.estimate import synthesize as yosys_synthesize
+
+    with timings.stage("yosys"):
+        if preparing_yosys is not None:
+            preparing_yosys.wait()
+        sources = rtl.top_file.parent
+        return yosys_synthesize(sorted(sources.glob("**/*.v")), rtl.module, fpga, tmp / "rtl" / "yosys",
+                                flow=estimate, data_files=sorted(sources.glob("**/*.mem")))
 
 
 def _combinational(rtl, synth, timing: dict, cell_path: dict | None) -> dict:
