@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Callable
 
 import numpy as np
@@ -24,6 +25,15 @@ def cache_dir(kind: str) -> Path:
 def cache_key(settings: dict[str, Any]) -> str:
     """A short, stable hash of JSON-serialisable settings."""
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def content_key(settings: Any, files: Sequence[Path | str]) -> str:
+    """A short hash of JSON-serialisable settings and the names and bytes of `files` (tool runs keyed by what
+    they read: Verilator builds and lints, Yosys runs)."""
+    h = hashlib.sha256(json.dumps(settings, sort_keys=True).encode())
+    for path in map(Path, files):
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()[:24]
 
 
 def cached_array(kind: str, settings: dict[str, Any], compute: Callable[[], np.ndarray]) -> np.ndarray:

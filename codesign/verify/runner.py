@@ -9,7 +9,6 @@ a second and is not cached.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -22,7 +21,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from codesign.atomic import atomic_path
-from codesign.cache import cache_dir
+from codesign.cache import cache_dir, content_key
 from codesign.errors import CodesignError, first_error_line
 from codesign.proc import run
 
@@ -110,10 +109,7 @@ def lint(sources: list[Path], module: str, timeout_s: float = 600) -> None:
     with Verilator's first error if the RTL does not compile.  Sources that passed are remembered by content."""
     _verilator_env()
     flags = ["--lint-only", "-Wno-fatal", "-Wno-lint", "-Wno-style", "--top-module", module]
-    h = hashlib.sha256(json.dumps([flags, version("verilator")]).encode())
-    for src in map(Path, sources):
-        h.update(src.name.encode() + b"\0" + src.read_bytes() + b"\0")
-    passed = cache_dir("lint") / h.hexdigest()[:24]
+    passed = cache_dir("lint") / content_key([flags, version("verilator")], sources)
     if passed.is_file():  # these bytes passed this Verilator's lint before
         return
     proc = run(["verilator", *flags, *map(str, sources)], timeout_s=timeout_s)
@@ -139,11 +135,7 @@ def _verilator_env() -> None:
 
 def build_key(sources: list[Path], module: str) -> str:
     """Hash of the RTL sources (names and contents), the top module, the build flags and the tool versions."""
-    h = hashlib.sha256()
-    for src in sources:
-        h.update(Path(src).name.encode() + b"\0" + Path(src).read_bytes() + b"\0")
-    h.update(json.dumps([module, _verilator_args(sources), version("verilator"), version("cocotb")]).encode())
-    return h.hexdigest()[:24]
+    return content_key([module, _verilator_args(sources), version("verilator"), version("cocotb")], sources)
 
 
 def _build_verilator(sources: list[Path], module: str) -> tuple[Path, float, bool]:
