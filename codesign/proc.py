@@ -10,6 +10,7 @@ the tool runs unwatched.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -40,3 +41,31 @@ def run(cmd: list[str], cwd: Path | None = None, timeout_s: float | None = None)
         watchdog.kill()  # before closing its pipe: end-of-file would make it fire
         watchdog.communicate()
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
+
+
+class Background:
+    """`cmd` running beside codesign, `niceness` steps below its priority, in a group watched as in `run`: it is
+    killed when codesign exits, is interrupted or dies (SIGKILL included).  `wait()` for its exit code."""
+
+    def __init__(self, cmd: list[str], niceness: int = 0) -> None:
+        self._watchdog = subprocess.Popen([sys.executable, "-S", "-I", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, process_group=self._watchdog.pid,
+                                     preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
+        atexit.register(self.stop)
+
+    def wait(self) -> int:
+        code = self.proc.wait()
+        self.stop()
+        return code
+
+    def stop(self) -> None:
+        """Kill the group; once stopped, a no-op (its id may since belong to another group)."""
+        if self._watchdog.returncode is not None:
+            return
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._watchdog.pid, signal.SIGKILL)
+        self.proc.wait()
+        self._watchdog.communicate()
+

