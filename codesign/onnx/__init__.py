@@ -9,6 +9,7 @@ import numpy as np
 
 from codesign.atomic import atomic_path
 from codesign.errors import CodesignError
+from codesign.onnx.prelu import fuse_prelu
 
 OPSET = 17
 
@@ -21,6 +22,7 @@ def export_keras(model, path: Path, opset: int = OPSET) -> Path:
     spec = tuple(tf.TensorSpec((None, *i.shape[1:]), tf.float32, name=f"input_{k}")
                  for k, i in enumerate(model.inputs))
     proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=opset)
+    fuse_prelu(proto.graph)
     canonical_names(proto.graph)
     path = Path(path)
     with atomic_path(path) as tmp:
