@@ -120,14 +120,48 @@ def test_output_score_trace_equals_emulator(tmp_path):
         TriggerChain(base.scaling, small_chain(n_out=2).graph, score).emulate_counts(counts[:2])
 
 
-def test_no_wide_multiplier(chain):
-    """Squares are shift-and-add: every product has a one-bit operand (no DSP)."""
-    comb = trace_trigger(chain)
-    products = [op for op in comb.ops if op.opcode == 7]
-    assert products
+def narrow_chain(out_bits: int) -> TriggerChain:
+    """`small_chain`'s network with `out_bits`-bit saturating outputs in [-16, 16) and a score shifted by 2 bits."""
+    base = small_chain(seed=4, thresholds=(3, 50, 120))
+    out = FixedFormat(out_bits, 5, True, "RND_CONV", "SAT")
+    graph = Graph(f"narrow{out_bits}", base.graph.input_shape, base.graph.input_format,
+                  [*base.graph.ops[:-1], Quantize("q_out", out)])
+    return TriggerChain(base.scaling, graph, Score(FixedFormat(9, 6, False, "TRN", "SAT"), shift=2), base.thresholds)
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["lookup", "shift-and-add"])
+def test_squares_equal_emulator(wide, tmp_path):
+    """In a combinational design, outputs of at most LOOKUP_BITS bits are squared by one lookup table each (a ROM
+    file beside the RTL, no product), wider ones (and every one of a pipelined design) by shift-and-add (every
+    product has a one-bit operand: no DSP); the whole trigger equals the emulator on raw edge vectors (outputs
+    saturating at both ends, scores on the thresholds), combinational and pipelined."""
+    from codesign.rtl.trigger import LOOKUP_BITS
+
+    chain = narrow_chain(LOOKUP_BITS + wide)
+    comb = trace_trigger(chain, 0, LOOKUP_BITS)
+    tables, products = [op for op in comb.ops if op.opcode == 8], [op for op in comb.ops if op.opcode == 7]
+    assert (len(tables), bool(products)) == ((0, True) if wide else (3, False))
     for op in products:
-        widths = [sum(_kif(comb.ops[k])) for k in (op.id0, op.id1)]
-        assert min(widths) == 1, widths
+        assert min(sum(_kif(comb.ops[k])) for k in (op.id0, op.id1)) == 1
+    raw = raw_edge_vectors(chain, 4000, np.random.default_rng(3))
+    counts = chain.scaling.raw_format.quantize(raw).astype(np.int64)
+    want = trigger_counts(chain, counts)
+    out = chain.graph.output_format
+    assert want["network"].min() == out.min_int and want["network"].max() == out.max_int
+    assert {2, 3, 4, 49, 50, 51} <= set(want["score"].ravel().tolist())
+    for name, kwargs in (("comb", {"combinational": True}), ("pipe", {"clock_mhz": 600.0})):
+        rtl = write_trigger_rtl(chain, tmp_path / name, **kwargs)
+        assert bool(list((tmp_path / name).glob("src/memfiles/*.mem"))) == (name == "comb" and not wide)
+        got = rtl.predict_counts(counts)
+        for key, values in want.items():
+            np.testing.assert_array_equal(got[key], values, err_msg=f"{key}, {name}")
+
+
+def test_lookup_squares_are_shallower():
+    from codesign.rtl.trigger import LOOKUP_BITS
+
+    depth = [trace_trigger(narrow_chain(bits), 0, LOOKUP_BITS).latency[1] for bits in (LOOKUP_BITS, LOOKUP_BITS + 1)]
+    assert depth[0] < depth[1]
 
 
 def _kif(op):
