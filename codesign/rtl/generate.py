@@ -146,9 +146,9 @@ def write_trigger_rtl(chain: TriggerChain, out_dir: Path, clock_mhz: float = 40.
     """The whole trigger (`trigger.trace_trigger`): raw inputs in, network outputs, score and one bit per
     working point out, pipelined for `clock_mhz` (or, `combinational`, one stage) and written into `out_dir`
     (atomically)."""
-    from codesign.rtl.trigger import trace_trigger
+    from codesign.rtl.trigger import LOOKUP_BITS, trace_trigger
 
-    comb = trace_trigger(chain, _delay_constraint(combinational))
+    comb = trace_trigger(chain, _delay_constraint(combinational), LOOKUP_BITS if combinational else 0)
     return _write(comb, chain.graph, "trigger", *trigger_groups(chain), out_dir, clock_mhz, flavor, part, combinational)
 
 

@@ -9,7 +9,8 @@ differences on RTL that is right.  This module evaluates the same operations on 
 int64 when every intermediate fits in 62 bits, Python integers (numpy object arrays) beyond.
 
 Semantics per opcode follow da4ml's Python evaluation and its Verilog (every result is wrapped to
-the operation's own width, as the register or wire holding it does).
+the operation's own width, as the register or wire holding it does); a lookup (opcode 8) reads the
+table as the Verilog ROM does, padded to every bit pattern of its key and indexed by those bits.
 """
 
 from __future__ import annotations
@@ -103,6 +104,9 @@ def run_stage(stage: CombLogic, ints: np.ndarray, exps: np.ndarray) -> tuple[np.
             v = np.where(cond, _shift(buf[op.id0], f - kifs[op.id0][2]), _shift(v1, f - kifs[op.id1][2] + shift))
         elif code == 7:
             v = _shift(buf[op.id0] * buf[op.id1], f - kifs[op.id0][2] - kifs[op.id1][2])
+        elif code == 8:  # a ROM indexed by the key's bits (two's complement), as da4ml's Verilog `lookup_table`
+            table = stage.lookup_tables[op.data].padded_table(stage.ops[op.id0].qint).astype(np.int64)
+            v = table[(buf[op.id0] & (len(table) - 1)).astype(np.int64)].astype(dtype)
         else:
             raise CodesignError(f"da4ml opcode {code} is not supported by codesign's RTL interpreter")
         buf.append(_wrap(v.astype(dtype), k, i, f))

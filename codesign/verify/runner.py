@@ -81,9 +81,9 @@ def simulate(sources: list[Path], module: str, stimulus: dict, work_dir: Path, s
                                    log_file=work_dir / "build.log")
         build_s = time.perf_counter() - start
         sim_version = _tool_version(["iverilog", "-V"])
-    memfiles = Path(sources[0]).parent / "memfiles"
-    if memfiles.is_dir() and not (work_dir / "memfiles").exists():
-        (work_dir / "memfiles").symlink_to(memfiles.resolve())  # $readmemh paths are relative to the run folder
+    for table in sorted((Path(sources[0]).parent / "memfiles").glob("*.mem")):
+        if not (work_dir / table.name).exists():  # da4ml's `$readmemh("table_....mem")`: relative to the run folder
+            (work_dir / table.name).symlink_to(table.resolve())
     stim_file, results_file, log = work_dir / "stimulus.json", work_dir / "results.json", work_dir / "sim.log"
     stim_file.write_text(json.dumps(stimulus))
     results_file.unlink(missing_ok=True)

@@ -171,3 +171,22 @@ def test_same_bytes_reuse_the_run_other_bytes_run_again(yosys, tmp_path, monkeyp
     wider_adder = ADDER.replace("[7:0]", "[8:0]").replace("[8:0] y", "[9:0] y")
     wider = synthesize([write(tmp_path, "add8.v", wider_adder)], "add8", part, tmp_path / "three")
     assert not wider.cached and wider.ff == 10
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flow", FLOWS)
+def test_da4ml_lookup_table_rom_maps_to_luts(yosys, tmp_path, flow):
+    """da4ml's `lookup_table` (a `$readmemh` ROM with rom_style "distributed", which synth_xilinx alone cannot map):
+    a 512-entry table of squares becomes LUTs (and MUXF7/8), registered; no DSP, no block RAM."""
+    from importlib.resources import files
+
+    module = files("da4ml") / "codegen" / "rtl" / "verilog" / "source" / "lookup_table.v"
+    table = write(tmp_path, "squares.mem", "".join(f"{(k - 512 * (k >= 256)) ** 2:05X}\n" for k in range(512)))
+    top = write(tmp_path, "top.v", "module top (input clk, input [8:0] a, output reg [16:0] y);\n"
+                '  wire [16:0] q;\n  lookup_table #(9, 17, "squares.mem") rom (a, q);\n'
+                "  always @(posedge clk) y <= q;\nendmodule\n")
+    source = [top, write(tmp_path, "lookup_table.v", module.read_text())]
+    result = synthesize(source, "top", get_part("xcvu9p"), tmp_path / "w", flow=flow, data_files=[table])
+    assert 16 <= result.ff <= 17 and result.dsp == 0 and result.bram36 == 0 and 16 <= result.lut <= 17 * 16  # bit 1 of a square is 0
+    if flow == "full":
+        assert 1 <= result.logic_levels <= 6

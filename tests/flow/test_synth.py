@@ -233,9 +233,13 @@ def test_combinational_design_report(small_h5, tmp_path):
     assert comb["delay_ns_from_lut_carry_levels"] == pytest.approx(
         model["overhead_ns"] + comb["lut_carry_levels"] * model["cell_ns"], abs=1e-3)
     assert comb["fits"] and comb["delay_ns"] <= 25 * (1 - comb["target_margin"]) and comb["period_ns"] == 25
+    upper = comb["adder_levels"] * (model["adder_ns"] + model["adder_uncertainty_ns"]) + model["overhead_ns"]
+    assert comb["delay_ns_at_upper_bound"] == pytest.approx(upper, abs=1e-3)
+    assert comb["fits_at_upper_bound"] == (comb["margin_at_upper_bound"] >= comb["target_margin"])
+    assert comb["margin_at_upper_bound"] == pytest.approx((25 - upper) / 25, abs=1e-4)
     md = (tmp_path / "comb" / "report.md").read_text()
     assert f"{comb['adder_levels']} adder levels (da4ml), {comb['lut_carry_levels']} LUT/CARRY levels" in md
-    assert "Combinational: no register inside the logic" in md
+    assert "Combinational: no register inside the logic" in md and f"upper end {comb['delay_ns_at_upper_bound']:g} ns" in md
 
 
 def test_unique_rate_targets_in_working_points():

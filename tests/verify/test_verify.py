@@ -248,13 +248,13 @@ def test_wide_high_clock_pipeline_simulates_bit_exact(tmp_path: Path):
     assert report["mismatches"] == 0 and report["latency_cycles_observed"] >= 4
 
 
-def _trigger_project(folder: Path, chain, rtl_chain) -> Path:
+def _trigger_project(folder: Path, chain, rtl_chain, combinational: bool = False) -> Path:
     """A synth-like project around `chain` whose RTL is generated from `rtl_chain` (a fault when they differ)."""
     from codesign.rtl import write_trigger_rtl
     from codesign.verify.verify import TRIGGER_FILE
 
     folder.mkdir()
-    rtl = write_trigger_rtl(rtl_chain, folder / "rtl", clock_mhz=40.0)
+    rtl = write_trigger_rtl(rtl_chain, folder / "rtl", clock_mhz=40.0, combinational=combinational)
     (folder / "graph.json").write_text(chain.graph.to_json())
     (folder / TRIGGER_FILE).write_text(json.dumps(chain.to_dict()))
     (folder / "report.json").write_text(json.dumps({"latency_cycles": rtl.latency_cycles, "ii": rtl.ii}))
@@ -278,3 +278,15 @@ def test_whole_trigger_simulates_bit_exact_and_a_comparator_fault_is_caught(tmp_
         verify(_trigger_project(tmp_path / "faulty", chain, faulty), vectors=500, progress=lambda s: None)
     report = json.loads((tmp_path / "faulty" / "verify.json").read_text())
     assert set(report["mismatches_by_output"]) == {"wp_Medium"}
+
+
+@pytest.mark.slow
+def test_lookup_table_squares_simulate_bit_exact(tmp_path: Path):
+    """A combinational trigger whose squares are lookup tables (ROMs read by `$readmemh` from the run folder)."""
+    from tests.rtl.test_trigger_rtl import narrow_chain
+
+    chain = narrow_chain(8)
+    report = verify(_trigger_project(tmp_path / "rom", chain, chain, combinational=True), vectors=500,
+                    progress=lambda s: None)
+    assert list((tmp_path / "rom" / "rtl" / "src" / "memfiles").glob("*.mem"))
+    assert report["mismatches"] == 0 and report["covers"] == "trigger"
