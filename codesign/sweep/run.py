@@ -92,7 +92,7 @@ def sweep(model: str | Path, output: Path, grid: Path | None = None, scheduler: 
         runner = _Runner(client, output, header, types, lambda: _checked(data, card, spec, jobs, progress),
                          progress) if client is not None else None
         if spec.search:
-            trials = _search(runner, card, spec, earlier, todo)
+            trials = _search(runner, card, spec, dict(earlier), todo)
             keys |= {t["key"] for t in trials}
             _describe(output, card, spec, tasks, trials)
         elif todo:
