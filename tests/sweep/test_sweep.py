@@ -88,7 +88,7 @@ def _assert_parquet_is_the_csv(folder):
             else:
                 assert kind == "double" and (typed[name] == float(text) or math.isnan(typed[name]) and text == "nan")
     assert str(table.schema.field("lut").type) == "int64" and str(table.schema.field("auc_mean").type) == "double"
-    assert str(table.schema.field("architecture.latent").type) == "int64"
+    assert str(table.schema.field("quantization.pruning.final_sparsity").type) == "double"
 
 
 def test_random_search_runs_its_trials_into_the_same_table(searched):
@@ -150,6 +150,7 @@ def test_points_train_estimate_and_failures_are_rows(local):
     front = list(csv.DictReader((root / "out" / "pareto.csv").open()))
     assert front and {r["point"] for r in front} <= {r["point"] for r in ok.values()}
     assert (root / "out" / "pareto.png").stat().st_size > 10_000
+    _assert_parquet_is_the_csv(root / "out")
 
 
 def test_resume_reruns_only_unfinished_points(local, data):
