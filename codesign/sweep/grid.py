@@ -13,9 +13,10 @@
 
 With `search:` the grid's lists are the search space (each entry a keras-tuner `Choice` over the indices of its
 values, so lists and mappings are values too) and keras-tuner's oracle (`random` or `bayesian`, Gaussian
-process) proposes `trials` points (default 12; seed default 1) in rounds of at most the number of Dask workers,
-maximising the objective (`codesign.sweep.search`).  A proposed point keeps its grid index and key, so a search
-and a grid over the same values share rows.
+process; default random) proposes `trials` points (default 12; `seed`, a positive integer, default 1) in rounds
+of at most the Dask workers' threads (one per worker on the local cluster), maximising the objective
+(`codesign.sweep.search`).  A proposed point keeps its grid index and key, so a search run into a grid's folder
+(or the reverse) reuses the finished points they share; the table keeps the rows of the current run's points.
 
 A point's key hashes its parameters, the settings and the card (`card_hash`), so a changed card or grid never
 reuses an old result.
