@@ -126,13 +126,14 @@ def _sweep(args: argparse.Namespace) -> None:
         return
     result = sweep(args.model, args.output, grid=args.grid, scheduler=args.scheduler, workers=args.workers,
                    jobs=args.jobs)
-    print(f"{result['points']} points ({result['ran']} run, {result['reused']} reused, {result['failed']} failed); "
+    trials = f" from {result['trials']} search trials" if result["trials"] else ""
+    print(f"{result['points']} points{trials} ({result['ran']} run, {result['reused']} reused, {result['failed']} failed); "
           f"Pareto front in LUT vs {result['objective']}:")
     for row in result["front"]:
         drop = f", largest AUC loss vs committed {float(row['auc_drop_max']):+.4f}" if row["auc_drop_max"] else ""
         print(f"  point {row['point']:>4s}: LUT {int(float(row['lut']))} ({float(row['lut_pct']):.3f}%), "
               f"{result['objective']} {float(row[result['objective']]):.4f}{drop}")
-    print(f"wrote {result['table']}, {result['front_file']} and {result['plot']}")
+    print(f"wrote {result['table']} (and .parquet), {result['front_file']} and {result['plot']}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,6 +9,14 @@
       architecture.encoder: [[32, 16], [16, 8]]
       quantization.layers.enc0.weight: [{bits: 6, integer: 2}, {bits: 4, integer: 1}]
       quantization.pruning.final_sparsity: [0.5, 0.75]
+    search: {method: random, trials: 12, seed: 1}   # optional: a keras-tuner search instead of every combination
+
+With `search:` the grid's lists are the search space (each entry a keras-tuner `Choice` over the indices of its
+values, so lists and mappings are values too) and keras-tuner's oracle (`random` or `bayesian`, Gaussian
+process; default random) proposes `trials` points (default 12; `seed`, a positive integer, default 1) in rounds
+of at most the Dask workers' threads (one per worker on the local cluster), maximising the objective
+(`codesign.sweep.search`).  A proposed point keeps its grid index and key, so a search run into a grid's folder
+(or the reverse) reuses the finished points they share; the table keeps the rows of the current run's points.
 
 A point's key hashes its parameters, the settings and the card (`card_hash`), so a changed card or grid never
 reuses an old result.
@@ -32,7 +40,8 @@ from codesign.zoo.card import CARD_FILE, Card
 #: Card entries a grid may vary: everything under these prefixes (quantization.layers.* is created on demand).
 SWEEPABLE = ("architecture.", "quantization.", "training.beta", "training.learning_rate", "training.batch_size",
              "training.seed")
-SETTINGS = ("epochs", "events", "part", "clock_mhz", "objective", "grid")
+SETTINGS = ("epochs", "events", "part", "clock_mhz", "objective", "grid", "search")
+METHODS = ("random", "bayesian")
 SAMPLES = ("background", "reference", "signal")
 REUSE_NOTE = ("the sweep estimates the fully parallel da4ml RTL (II = 1), which has no reuse factor; "
               "give `--reuse-factor` to `codesign synth` of a promoted point instead")
@@ -48,6 +57,15 @@ class Point:
 
 
 @dataclass(frozen=True)
+class Search:
+    """A keras-tuner search over the grid: the oracle (`method`), the number of trials, the oracle's seed."""
+
+    method: str = "random"
+    trials: int = 12
+    seed: int = 1
+
+
+@dataclass(frozen=True)
 class Grid:
     """A parsed sweep file: the shared settings and the grid's parameters with their values."""
 
@@ -58,6 +76,7 @@ class Grid:
     clock_mhz: float = 40.0
     objective: str = "auc_mean"
     parameters: dict[str, list] = field(default_factory=dict)
+    search: Search | None = None
 
     def settings(self) -> dict[str, Any]:
         """What every point shares (part of every key)."""
@@ -69,6 +88,14 @@ class Grid:
         combos = itertools.product(*(self.parameters[n] for n in names))
         return [Point(i, params, point_key(card, params, self.settings()))
                 for i, params in enumerate(dict(zip(names, values)) for values in combos)]
+
+    def point(self, card: Card, choices: dict[str, int]) -> Point:
+        """The point that takes value `choices[name]` (an index) of each parameter; its index is its grid position."""
+        index = 0
+        for name, values in self.parameters.items():
+            index = index * len(values) + choices[name]
+        params = {name: values[choices[name]] for name, values in self.parameters.items()}
+        return Point(index, params, point_key(card, params, self.settings()))
 
 
 def card_hash(card: Card) -> str:
@@ -115,7 +142,22 @@ def load_grid(path: Path) -> Grid:
     if not isinstance(clock, (int, float)) or isinstance(clock, bool) or not 0 < clock <= 1000:
         raise CodesignError(f"sweep file {path}: clock_mhz must be a number in (0, 1000], got {clock!r}")
     return Grid(str(path), epochs, dict(events), str(data.get("part", "xcvu9p")), float(clock),
-                str(data.get("objective", "auc_mean")), dict(data["grid"]))
+                str(data.get("objective", "auc_mean")), dict(data["grid"]), _search(path, data.get("search")))
+
+
+def _search(path: Path, entry: Any) -> Search | None:
+    if entry is None:
+        return None
+    fix = f"write e.g. `search: {{method: random, trials: 12, seed: 1}}` (methods: {', '.join(METHODS)})"
+    if not isinstance(entry, dict) or set(entry) - {"method", "trials", "seed"}:
+        raise CodesignError(f"sweep file {path}: search must map method, trials and seed; {fix}")
+    search = Search(**entry)
+    counts = (search.trials, search.seed)
+    if search.method not in METHODS or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                                for n in counts):
+        raise CodesignError(f"sweep file {path}: search {entry} needs a method of {', '.join(METHODS)} and "
+                            f"positive integer trials and seed; {fix}")
+    return search
 
 
 def apply(card_data: dict[str, Any], params: dict[str, Any], where: str) -> dict[str, Any]:

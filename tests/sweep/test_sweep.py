@@ -1,10 +1,12 @@
 """Sweeps through a real Dask LocalCluster and a real `distributed.Scheduler`: rows streamed, failed points
-recorded, resume, determinism, the Pareto front, promotion, and the CLI's one-line errors."""
+recorded, resume, determinism, the Pareto front, promotion, keras-tuner searches, the Parquet table, and the
+CLI's one-line errors."""
 
 from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import subprocess
 import sys
@@ -15,8 +17,9 @@ import pytest
 from codesign.cli import main
 from codesign.errors import CodesignError
 from codesign.kerasenv import LEGACY_KERAS_VARIABLE
-from codesign.sweep import promote, sweep
+from codesign.sweep import load_grid, promote, sweep
 from codesign.sweep.run import PINNED_ENV, read_table
+from codesign.zoo import load_card
 from codesign.zoo.loading import load_model
 from tests.sweep.conftest import tiny_card
 
@@ -26,6 +29,13 @@ GRID = """
 grid:
   quantization.layers.enc0.weight: [{bits: 3, integer: 1}, {bits: 6, integer: 2}]
   quantization.pruning.final_sparsity: [0.5, 1.0]
+"""
+SEARCH = """
+search: {method: random, trials: 4, seed: 2}
+grid:
+  quantization.layers.enc0.weight: [{bits: 3, integer: 1}, {bits: 6, integer: 2}]
+  quantization.pruning.final_sparsity: [0.5, 1.0]
+  architecture.latent: [2, 3]
 """
 TIMES = ("seconds_train", "seconds_estimate", "seconds")
 
@@ -43,6 +53,83 @@ def local(tmp_path_factory, data):
         mp.setenv(LEGACY_KERAS_VARIABLE, "1")
         result = sweep(card, root / "out", grid=root / "grid.yaml", workers=2, data=data, progress=False)
     return root, result
+
+
+def _search(root, data, out: str, workers: int = 2) -> dict:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(LEGACY_KERAS_VARIABLE, "1")
+        return sweep(root / "card", root / out, grid=root / "search.yaml", workers=workers, data=data, progress=False)
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory, data):
+    root = tmp_path_factory.mktemp("search")
+    tiny_card(root / "card")
+    (root / "search.yaml").write_text(SEARCH)
+    return root, _search(root, data, "search")
+
+
+def _assert_parquet_is_the_csv(folder):
+    """results.parquet holds results.csv's rows: text as text (empty: null), numbers as numbers."""
+    import pyarrow.parquet as pq
+
+    rows = read_table(folder / "results.csv")
+    table = pq.read_table(folder / "results.parquet")
+    assert table.column_names == list(rows[0]) and table.num_rows == len(rows)
+    for row, typed in zip(rows, table.to_pylist()):
+        for name, text in row.items():
+            kind = str(table.schema.field(name).type)
+            if text == "":
+                assert typed[name] is None
+            elif kind == "string":
+                assert typed[name] == text
+            elif kind == "int64":
+                assert typed[name] == int(text)
+            else:
+                assert kind == "double" and (typed[name] == float(text) or math.isnan(typed[name]) and text == "nan")
+    assert str(table.schema.field("lut").type) == "int64" and str(table.schema.field("auc_mean").type) == "double"
+    assert str(table.schema.field("quantization.pruning.final_sparsity").type) == "double"
+
+
+def test_random_search_runs_its_trials_into_the_same_table(searched):
+    root, result = searched
+    rows = read_table(root / "search" / "results.csv")
+    trials = json.loads((root / "search" / "sweep.json").read_text())["search"]["trials_run"]
+    assert result["trials"] == len(trials) == 4 and [t["trial"] for t in trials] == [0, 1, 2, 3]
+    assert [r["point"] for r in rows] == sorted({str(t["point"]) for t in trials}, key=int)  # one row per point
+    assert {t["key"]: t["status"] for t in trials} == {r["key"]: r["status"] for r in rows}
+    grid = {p.key: p for p in load_grid(root / "search.yaml").points(load_card(root / "card"))}
+    for r in rows:  # each row is the grid point of its index, with the grid's key
+        point = grid[r["key"]]
+        assert r["point"] == str(point.index) and {k: json.loads(r[k]) for k in point.params} == point.params
+        if point.params["quantization.pruning.final_sparsity"] == 1.0:
+            assert r["status"] == "failed" and "final_sparsity must lie in [0, 1)" in r["error"]
+        else:
+            assert r["status"] == "ok" and 0.5 < float(r["auc_mean"]) <= 1 and int(r["lut"]) > 0
+    assert result["failed"] == sum(r["status"] == "failed" for r in rows) and result["ran"] == len(rows)
+    front = list(csv.DictReader((root / "search" / "pareto.csv").open()))
+    assert front and {r["point"] for r in front} <= {r["point"] for r in rows if r["status"] == "ok"}
+    _assert_parquet_is_the_csv(root / "search")
+
+
+def test_search_is_deterministic_and_resumes_from_the_table(searched, data):
+    root, first = searched
+    before = read_table(root / "search" / "results.csv")
+    again = _search(root, data, "search-again")  # a new folder: the same proposals, the same rows
+    after = read_table(root / "search-again" / "results.csv")
+    assert [{k: v for k, v in r.items() if k not in TIMES} for r in after] == [
+        {k: v for k, v in r.items() if k not in TIMES} for r in before]
+    trials = [json.loads((root / out / "sweep.json").read_text())["search"]["trials_run"]
+              for out in ("search", "search-again")]
+    assert trials[0] == trials[1] and again["ran"] == first["ran"]
+    # the same folder, one worker (a random search's proposals do not depend on the rounds): the ok rows answer
+    # the oracle from the table, only the failed points run again
+    resumed = _search(root, data, "search", workers=1)
+    ok = [r for r in before if r["status"] == "ok"]
+    assert (resumed["reused"], resumed["ran"], resumed["trials"]) == (len(ok), len(before) - len(ok), 4)
+    assert [r for r in read_table(root / "search" / "results.csv") if r["status"] == "ok"] == ok  # times too
+    assert json.loads((root / "search" / "sweep.json").read_text())["search"]["trials_run"] == trials[0]
+    _assert_parquet_is_the_csv(root / "search")
 
 
 def test_points_train_estimate_and_failures_are_rows(local):
@@ -63,6 +150,7 @@ def test_points_train_estimate_and_failures_are_rows(local):
     front = list(csv.DictReader((root / "out" / "pareto.csv").open()))
     assert front and {r["point"] for r in front} <= {r["point"] for r in ok.values()}
     assert (root / "out" / "pareto.png").stat().st_size > 10_000
+    _assert_parquet_is_the_csv(root / "out")
 
 
 def test_resume_reruns_only_unfinished_points(local, data):
