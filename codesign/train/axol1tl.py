@@ -1,7 +1,7 @@
 """`codesign train axol1tl`: QAT of the VAE, input scaling, thresholds and metrics, from seeds.
 
 The weights are trained on the weighted zero bias with its per-event weights and the per-event beta-VAE loss
-(`codesign.zoo.axol1tl.vae_loss`; plus magnitude pruning), the same architecture in float beside it; samples,
+(`codesign.zoo.axol1tl.vae_loss`; plus magnitude pruning, per layer where the card says), the same architecture in float beside it; samples,
 scaling, thresholds (on the card's total-rate targets), metrics and the written card come from
 `codesign.train.common`.
 """
@@ -26,6 +26,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
 
     from codesign.train.pruning import MagnitudePruning
     from codesign.zoo import axol1tl
+    from codesign.zoo.vae import layer_quantizer
 
     training = card.data["training"]
     epochs = check_epochs(card, epochs)
@@ -41,9 +42,9 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
         tf.config.experimental.enable_op_determinism()
         vae, encoder = axol1tl.build(card, quantized=quantized)
         vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss=axol1tl.vae_loss(training["beta"]))
-        sparsity = card.data["quantization"]["pruning"]["final_sparsity"]
         dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
-        callbacks = [MagnitudePruning(dense, sparsity, epochs)] if sparsity > 0 else []
+        sparsity = [layer_quantizer(card, layer.name, "pruning")["final_sparsity"] for layer in dense]
+        callbacks = [MagnitudePruning(dense, sparsity, epochs)] if any(sparsity) else []
         vae.fit(x_train, x_train, sample_weight=sample_weight, epochs=epochs, batch_size=training["batch_size"],
                 shuffle=True, validation_split=0.1, verbose=verbose, callbacks=callbacks)
         models["qat" if quantized else "float"] = encoder

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
+from codesign.fixed.graph import Dense
 from codesign.train.axol1tl import train
 from codesign.zoo import load_card
 from codesign.zoo.card import models_dir
@@ -24,6 +25,7 @@ def _tiny_card(folder, sparsity: float):
     card = load_card(folder)
     card.data["architecture"] = {"encoder": [8], "latent": 3, "decoder": [8]}
     card.data["quantization"]["pruning"]["final_sparsity"] = sparsity
+    card.data["quantization"].pop("layers", None)  # one sparsity and quantizer for every layer
     card.data["training"].update(epochs=3, batch_size=64)
     card.data["inputs"]["scaling"] = {"offsets": None, "shifts": None}
     card.data["working_points"]["thresholds"] = None
@@ -65,3 +67,15 @@ def test_unpruned_training_keeps_weights(tmp_path, samples):
     metrics = train(_tiny_card(tmp_path / "dense", sparsity=0.0), *samples)
     assert metrics["zero_weight_fraction"] < 0.4  # only weights that quantize to zero (6 bits)
     assert np.isfinite(metrics["signals"]["zprime_ll"]["auc_float"])
+
+
+def test_per_layer_sparsity_overrides_the_card_wide_one(tmp_path, samples):
+    """`quantization.layers.enc0.pruning.final_sparsity` prunes the first layer alone; the others keep the
+    card-wide sparsity (here none: only weights that quantize to zero)."""
+    card = _tiny_card(tmp_path / "enc0", sparsity=0.0)
+    card.data["quantization"]["layers"] = {"enc0": {"pruning": {"final_sparsity": 0.75}}}
+    card.save()
+    train(load_card(tmp_path / "enc0"), *samples)
+    zeros = {op.name: float(np.mean(op.weight == 0)) for op in load_model(tmp_path / "enc0").graph.ops
+             if isinstance(op, Dense)}
+    assert zeros["enc0"] >= 0.75 and zeros["mu"] < 0.4, zeros
