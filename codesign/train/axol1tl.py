@@ -19,7 +19,7 @@ __all__ = ["Samples", "load_samples", "read_sample", "train"]
 
 
 def check_finetune(card: Card) -> dict | None:
-    """The card's `training.finetune` ({epochs, sparsity: {layer: final sparsity}}), checked before any work."""
+    """The card's `training.finetune` ({epochs, sparsity: {layer: final sparsity}}), checked before any training."""
     finetune = card.data["training"].get("finetune")
     if finetune is None:
         return None
