@@ -4,7 +4,8 @@ Hand-written because tensorflow-model-optimization 0.8 cannot wrap QKeras layers
 layers against tf_keras' classes, while QKeras builds on Keras 2.15 (`import keras`).  The schedule
 is tfmot's polynomial decay: sparsity rises from 0 to `final_sparsity` over the first
 `ramp_fraction` of the epochs, pruned weights stay at zero (the mask is re-applied after every
-batch), and the smallest |w| of each kernel go first.
+batch), and the smallest |w| of each kernel go first.  Each kernel has its own final sparsity (a card sets
+one per layer with `quantization.layers.<layer>.pruning.final_sparsity`, see `codesign.zoo.vae.layer_quantizer`).
 """
 
 from __future__ import annotations
@@ -14,26 +15,26 @@ import numpy as np
 
 
 class MagnitudePruning(keras.callbacks.Callback):
-    """Prunes the kernels of `layers` to `final_sparsity` (fraction of zero weights per kernel)."""
+    """Prunes the kernel of each of `layers` to its entry of `final_sparsity` (fraction of zero weights)."""
 
-    def __init__(self, layers: list, final_sparsity: float, epochs: int, ramp_fraction: float = 0.6) -> None:
+    def __init__(self, layers: list, final_sparsity: list[float], epochs: int, ramp_fraction: float = 0.6) -> None:
         super().__init__()
-        if not 0.0 <= final_sparsity < 1.0:
-            raise ValueError(f"final_sparsity must lie in [0, 1), got {final_sparsity}")
+        bad = [s for s in final_sparsity if not 0.0 <= s < 1.0]
+        if bad or len(final_sparsity) != len(layers):
+            raise ValueError(f"final_sparsity must lie in [0, 1), one per layer, got {final_sparsity}")
         self.layers = layers
         self.final_sparsity = final_sparsity
         self.ramp_epochs = max(1, int(round(epochs * ramp_fraction)))
         self.masks = [np.ones(layer.kernel.shape, dtype=bool) for layer in layers]
 
-    def sparsity_at(self, epoch: int) -> float:
+    def sparsity_at(self, epoch: int, final_sparsity: float) -> float:
         progress = min(1.0, (epoch + 1) / self.ramp_epochs)
-        return self.final_sparsity * (1.0 - (1.0 - progress) ** 3)
+        return final_sparsity * (1.0 - (1.0 - progress) ** 3)
 
     def on_epoch_begin(self, epoch: int, logs=None) -> None:
-        target = self.sparsity_at(epoch)
         for i, layer in enumerate(self.layers):
             kernel = layer.kernel.numpy()
-            n_zero = int(round(target * kernel.size))
+            n_zero = int(round(self.sparsity_at(epoch, self.final_sparsity[i]) * kernel.size))
             if n_zero:
                 cut = np.sort(np.abs(kernel), axis=None)[n_zero - 1]
                 self.masks[i] &= np.abs(kernel) > cut

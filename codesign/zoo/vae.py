@@ -3,9 +3,9 @@
 Inputs -> optional input quantizer -> QDense + quantized ReLU per hidden layer -> (mu, log sigma^2); the
 firmware keeps mu (QDense with its own quantizer), log sigma^2 is a float Dense used in training only.
 Quantizers follow the card's `quantization` section: `quantization.layers.<layer>.<kind>` overrides the
-card-wide `quantization.<kind>` (weight, bias, activation) for one layer (`enc0`, `enc1`, ..., `mu`), key
-by key, so bit widths can differ per layer (the HGQ idea, searched by `codesign sweep`); ``quantized=False``
-builds the same layers in float.
+card-wide `quantization.<kind>` (weight, bias, activation; pruning, the trainer's final sparsity) for one
+layer (`enc0`, `enc1`, ..., `mu`), key by key, so bit widths and sparsity can differ per layer (the HGQ idea,
+searched by `codesign sweep`); ``quantized=False`` builds the same layers in float.
 """
 
 from __future__ import annotations

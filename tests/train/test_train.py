@@ -8,6 +8,8 @@ import shutil
 import numpy as np
 import pytest
 
+from codesign.errors import CodesignError
+from codesign.fixed.graph import Dense
 from codesign.train.axol1tl import train
 from codesign.zoo import load_card
 from codesign.zoo.card import models_dir
@@ -24,6 +26,8 @@ def _tiny_card(folder, sparsity: float):
     card = load_card(folder)
     card.data["architecture"] = {"encoder": [8], "latent": 3, "decoder": [8]}
     card.data["quantization"]["pruning"]["final_sparsity"] = sparsity
+    card.data["quantization"].pop("layers", None)  # one sparsity and quantizer for every layer, no finetune
+    card.data["training"].pop("finetune", None)
     card.data["training"].update(epochs=3, batch_size=64)
     card.data["inputs"]["scaling"] = {"offsets": None, "shifts": None}
     card.data["working_points"]["thresholds"] = None
@@ -65,3 +69,32 @@ def test_unpruned_training_keeps_weights(tmp_path, samples):
     metrics = train(_tiny_card(tmp_path / "dense", sparsity=0.0), *samples)
     assert metrics["zero_weight_fraction"] < 0.4  # only weights that quantize to zero (6 bits)
     assert np.isfinite(metrics["signals"]["zprime_ll"]["auc_float"])
+
+
+def test_per_layer_sparsity_overrides_the_card_wide_one(tmp_path, samples):
+    """`quantization.layers.enc0.pruning.final_sparsity` prunes the first layer alone; the others keep the
+    card-wide sparsity (here none: only weights that quantize to zero)."""
+    card = _tiny_card(tmp_path / "enc0", sparsity=0.0)
+    card.data["quantization"]["layers"] = {"enc0": {"pruning": {"final_sparsity": 0.75}}}
+    card.save()
+    train(load_card(tmp_path / "enc0"), *samples)
+    zeros = {op.name: float(np.mean(op.weight == 0)) for op in load_model(tmp_path / "enc0").graph.ops
+             if isinstance(op, Dense)}
+    assert zeros["enc0"] >= 0.75 and zeros["mu"] < 0.4, zeros
+
+
+def test_finetune_prunes_the_named_layers_further(tmp_path, samples):
+    """`training.finetune` trains more epochs after the main ones, pruning enc0 to its new sparsity; mu keeps
+    the card-wide one.  A finetune naming no encoder layer is refused before anything is written."""
+    card = _tiny_card(tmp_path / "ft", sparsity=0.5)
+    card.data["training"]["finetune"] = {"epochs": 2, "sparsity": {"enc0": 0.9}}
+    card.save()
+    train(load_card(tmp_path / "ft"), *samples)
+    zeros = {op.name: float(np.mean(op.weight == 0)) for op in load_model(tmp_path / "ft").graph.ops
+             if isinstance(op, Dense)}
+    assert zeros["enc0"] >= round(0.9 * 57 * 8) / (57 * 8) and 0.5 <= zeros["mu"] < 0.7, zeros  # whole weights
+    bad = _tiny_card(tmp_path / "bad", sparsity=0.5)
+    bad.data["training"]["finetune"] = {"epochs": 2, "sparsity": {"enc5": 0.9}}
+    with pytest.raises(CodesignError, match="training.finetune must be"):
+        train(bad, *samples)
+    assert not (tmp_path / "bad" / "encoder.h5").exists()
