@@ -142,7 +142,7 @@ def synthesize(
 
 def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tmp: Path, output: Path,
            timings: Timings, estimate: str, progress, one_offs: OneOffs, combinational: bool = False) -> dict:
-    from codesign.hls import compare, edge_case_vectors, write_project
+    from codesign.hls import compare, write_project
     from codesign.rtl import write_rtl, write_trigger_rtl
     from codesign.rtl.numba_cache import COLD_COMPILE_S, configure_numba_cache, finish_compiling
 
@@ -153,8 +153,11 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
                             compile_csim=False)
         if model.chain is not None:
             _write_trigger(model, hls)
-    with ThreadPoolExecutor(1) as pool:  # g++ (a cached build, or one core) while da4ml traces on the other
+    # g++ (a cached build, or one core) and the test vectors (seconds of MILP and searches on a cold cache) beside
+    # da4ml's trace, which on a machine's first run waits for its kernels' compilation on the other core
+    with ThreadPoolExecutor(2) as pool:
         build = pool.submit(hls.compile)
+        vectors = pool.submit(_vectors, graph, chain, n_vectors, rng, timings)
         with timings.stage("rtl"):
             progress(f"da4ml: tracing the {'network' if chain is None else 'whole trigger'}'s RTL, "
                      + ("combinational (one stage)" if combinational else f"pipelined for {clock_mhz:g} MHz"))
@@ -172,15 +175,15 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             if not build.done():
                 progress("g++: compiling the C-simulation (network and trigger in one library)")
             build.result()
+        with timings.stage("vectors_wait"):
+            x, raw = vectors.result()
     # Verilator's lint and Yosys are other processes: they run beside the bit-exactness checks below
     progress(f"verilator lint and yosys ({estimate} flow) resource estimates of the RTL, beside the checks"
              + (f"; {one_offs.yosys_note} (started in the background at the beginning)" if one_offs.yosys_note else ""))
     with ThreadPoolExecutor(2) as tools:
         linted = tools.submit(_lint, rtl, timings)
         estimated = tools.submit(_estimate, rtl, fpga, tmp, estimate, one_offs.yosys, timings)
-        with timings.stage("vectors"):
-            x = edge_case_vectors(graph, n_vectors, rng)  # n_vectors random plus the edge cases
-            x_counts = graph.input_format.quantize(x)
+        x_counts = graph.input_format.quantize(x)
         with timings.stage("emulator"):
             emulated = emulate(graph, x)
         with timings.stage("csim"):
@@ -192,7 +195,6 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
             checks = {"emulator_vs_qkeras_float64": _check_qkeras(model, x, emulated, output)}
         checks["emulator_vs_hls_csim"] = csim
         if chain is not None:
-            raw = raw_edge_vectors(chain, n_vectors, rng)
             with timings.stage("trigger_csim"):
                 checks["trigger_emulator_vs_trigger_csim"] = _check_trigger(model, hls, raw, output)
         with timings.stage("rtl_check"):
@@ -230,6 +232,16 @@ def _lint(rtl, timings: Timings) -> None:
 
     with timings.stage("lint"):
         lint(rtl_sources(rtl.top_file.parent), rtl.module)
+
+
+def _vectors(graph, chain, n_vectors: int, rng, timings: Timings) -> tuple[np.ndarray, np.ndarray | None]:
+    """The network's test vectors (`n_vectors` random plus the edge cases) and, for a trigger, the raw vectors of
+    the whole chain, drawn from `rng` in that order."""
+    from codesign.hls import edge_case_vectors
+
+    with timings.stage("vectors"):
+        x = edge_case_vectors(graph, n_vectors, rng)
+        return x, raw_edge_vectors(chain, n_vectors, rng) if chain is not None else None
 
 
 def _estimate(rtl, fpga, tmp: Path, estimate: str, preparing_yosys: Background | None, timings: Timings):
