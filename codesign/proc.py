@@ -25,8 +25,7 @@ def run(cmd: list[str], cwd: Path | None = None, timeout_s: float | None = None)
     """`subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)`, with the tool's whole
     process group killed on a timeout, an interrupt or codesign's death (see the module docstring).
     The tool's standard input is /dev/null (its group is not the terminal's foreground group)."""
-    watchdog = subprocess.Popen([sys.executable, "-S", "-I", "-c", _WATCHDOG], stdin=subprocess.PIPE,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+    watchdog = _start_watchdog()
     try:
         proc = subprocess.Popen(cmd, cwd=cwd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, process_group=watchdog.pid)
@@ -43,13 +42,18 @@ def run(cmd: list[str], cwd: Path | None = None, timeout_s: float | None = None)
     return subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
 
 
+def _start_watchdog() -> subprocess.Popen:
+    """The leader of a new process group, which kills the group when its standard input reaches end-of-file."""
+    return subprocess.Popen([sys.executable, "-S", "-I", "-c", _WATCHDOG], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+
+
 class Background:
     """`cmd` running beside codesign, `niceness` steps below its priority, in a group watched as in `run`: it is
     killed when codesign exits, is interrupted or dies (SIGKILL included).  `wait()` for its exit code."""
 
     def __init__(self, cmd: list[str], niceness: int = 0) -> None:
-        self._watchdog = subprocess.Popen([sys.executable, "-S", "-I", "-c", _WATCHDOG], stdin=subprocess.PIPE,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, process_group=0)
+        self._watchdog = _start_watchdog()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, process_group=self._watchdog.pid,
                                      preexec_fn=(lambda: os.nice(niceness)) if niceness else None)
