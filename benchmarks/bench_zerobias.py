@@ -5,7 +5,9 @@
 Two zero-bias samples with different seeds (hence different pileup pools) give the built-in menu's rates
 with 68% intervals, their pull, and the Run-3 anchors; the slot medians of present objects are compared
 with the v4 offsets (medians of real zero bias); for every seed, the largest share of its weighted rate
-led by one reused pool interaction.  `--xsec` recomputes the p̂T-slice cross sections of
+led by one reused pool interaction and that interaction's tier (s: soft, h: semi-hard).  A replicated
+share scales as 1 / (tier size) whatever the sample size, so the largest one (two or more crossings)
+says how large its tier would have to be for 1%.  `--xsec` recomputes the p̂T-slice cross sections of
 `codesign.data.zerobias.QCD_SLICES` (and the pool's semi-hard tier) with Pythia.
 """
 
@@ -53,7 +55,7 @@ def main() -> None:
         cross_sections(50_000)
         return
 
-    from codesign.data import GenerationRequest, generate, read_events, read_view
+    from codesign.data import GenerationRequest, generate, read_events, read_view, rootio
     from codesign.data.zerobias import tail_shares
     from codesign.metrics.menu import Menu, load_menu
     from codesign.metrics.rates import rate
@@ -64,6 +66,7 @@ def main() -> None:
         files = [generate(GenerationRequest("zerobias", args.events, pileup=args.pileup, seed=seed, pf=False),
                           folder / f"zb{seed}.root", jobs=2)[0] for seed in (1, 2)]
     menu = load_menu()
+    tiers = [rootio.read_metadata(path)["pool_events"] for path in files]  # interactions per tier
     results = []
     for path in files:
         events = read_events(path)
@@ -80,11 +83,18 @@ def main() -> None:
         a, b = results[0][2][name], results[1][2][name]
         sigma = np.hypot((a.high - a.low) / 2, (b.high - b.low) / 2)
         pull = (a.value - b.value) / sigma if sigma > 0 else 0.0
-        shares = "/".join(_share(tail_shares(ev.weight, fired[name], ev.lead_interaction))
-                          for ev, fired, _ in results) if name in results[0][1] else ""
+        shares = "/".join(_share(tail_shares(ev.weight, fired[name], ev.lead_interaction), tier)
+                          for (ev, fired, _), tier in zip(results, tiers)) if name in results[0][1] else ""
         anchor = f"{anchors[name]:g}" if anchors.get(name) else "-"
         print(f"{name:22s} {_fmt(a):>30s} {_fmt(b):>30s} {pull:6.2f} {anchor:>7s} {shares:>28s}")
 
+    for path, (events, fired, _), tier in zip(files, results, tiers):
+        replicated = [(tail_shares(events.weight, passed, events.lead_interaction), name) for name, passed in fired.items()]
+        replicated = [(s, name) for s, name in replicated if s.pool_crossings >= 2]
+        if replicated:
+            worst, name = max(replicated, key=lambda r: r[0].pool_share)
+            print(f"{path.name}: largest replicated share {_share(worst, tier)} in {name}; its tier would need "
+                  f"~{tier * worst.pool_share / 0.01:,.0f} interactions (now {tier:,}) for 1%")
     x = read_view(files[1], "axol1tl")
     soft = results[1][0].pthat == 0
     print(f"\nslot medians of present objects (soft crossings of {files[1].name}) vs v4 offsets, GeV")
@@ -94,8 +104,12 @@ def main() -> None:
         print(f"  {name:6s} {median:6.1f}  v4 {v4:5.1f}  ratio {median / v4:5.2f}  present in {len(present) / soft.sum():6.1%}")
 
 
-def _share(shares) -> str:
-    return f"{shares.pool_share:.1%} ({shares.pool_crossings})"
+def _share(shares, tier_size: int) -> str:
+    """Share (crossings led, tier) of the interaction leading the most passing weight."""
+    if shares.pool_interaction < 0:
+        return f"{shares.pool_share:.1%} ({shares.pool_crossings})"
+    tier = "s" if shares.pool_interaction < tier_size else "h"
+    return f"{shares.pool_share:.1%} ({shares.pool_crossings}{tier})"
 
 
 def _fmt(estimate) -> str:
