@@ -34,11 +34,11 @@ from codesign.data.processes import Process, get_process
 from codesign.errors import CodesignError
 
 CHUNK_EVENTS = 500
-SUB_BATCH_EVENTS = 100  # crossings simulated at once inside a chunk: bounds memory with pileup
+SUB_BATCH_EVENTS = 50  # crossings simulated at once inside a chunk: bounds memory, and small grids stay in cache
 DEFAULT_PILEUP = 60.0  # Run-3-like mean number of interactions per crossing
 DEFAULT_POOL_EVENTS = 100_000
 #: Bump when the generator or detector changes what a request produces, to invalidate caches.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 @dataclass(frozen=True)

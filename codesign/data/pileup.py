@@ -15,7 +15,7 @@ tower sums are unchanged) and the per-use detector response keep copies from bei
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +50,8 @@ class PileupPool:
     @classmethod
     def of(cls, particles: Particles, n_soft: int) -> PileupPool:
         deposits, muons = Deposits.of(particles), MuonSources.of(particles)
+        # tower indices fit 16 bits: half the bytes every draw gathers
+        deposits = replace(deposits, ieta=deposits.ieta.astype(np.int16), iphi=deposits.iphi.astype(np.int16))
         n = particles.n_events
         return cls(particles, deposits, muons, max_pt(particles), n_soft,
                    _offsets(deposits.event, n), _offsets(muons.event, n), _offsets(particles.event_index, n))
@@ -100,7 +102,7 @@ class PileupOverlay:
         n_drawn = n_pileup + int(primary_from_pool)
         drawn = self.pool.sample(int(n_drawn.sum()), self._rng)
         crossing = np.repeat(np.arange(n_crossings), n_drawn)
-        steps = self._rng.integers(0, N_PHI_TOWERS, size=len(drawn))
+        steps = self._rng.integers(0, N_PHI_TOWERS, size=len(drawn)).astype(np.int16)
         d = self.pool.deposits
         index, which = _gather(self.pool.deposit_offsets, drawn)
         deposits = Deposits(crossing[which], d.ieta[index], (d.iphi[index] + steps[which]) % N_PHI_TOWERS,
