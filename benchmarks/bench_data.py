@@ -44,8 +44,9 @@ def main() -> None:
     t0 = time.process_time()
     names = args.processes.split(",") if args.processes else [n for n, p in PROCESSES.items() if not p.zero_bias]
     init_dir = cache_dir("pythia")
-    pool = load_pool(pool_file(1, args.pool_events, 2, progress=True))
-    print(f"pileup pool of 2 x {args.pool_events} interactions loaded in {time.process_time() - t0:.1f} s of CPU "
+    pool_path = pool_file(1, args.pool_events, 2, progress=True)
+    pool = load_pool(pool_path)
+    print(f"pileup pool of {len(pool_path)} x {args.pool_events} interactions loaded in {time.process_time() - t0:.1f} s of CPU "
           "(once per worker process)")
     rng = np.random.default_rng(1)
     clock = time.process_time
@@ -95,10 +96,10 @@ def main() -> None:
 
     request = GenerationRequest("zerobias", args.zerobias_events, pileup=args.pileup, pool_events=args.pool_events,
                                 pf=False)
-    zero_bias_per_core(request, pool_file(1, args.pool_events, 2, progress=False), init_dir)
+    zero_bias_per_core(request, pool_path, init_dir)
 
 
-def zero_bias_per_core(request, pool_path: Path, init_dir: Path) -> None:
+def zero_bias_per_core(request, pool_path: tuple[Path, ...], init_dir: Path) -> None:
     """CPU seconds per event of each component of the zero-bias plan (its first chunk: generation, views
     and writing), and the events/s per core of the whole sample they make."""
     from codesign.data import rootio

@@ -6,7 +6,8 @@ makes 1 kHz a 3.5e-5 fraction), so the sample is stitched from components, each 
 says which fraction of all crossings it stands for:
 
 * soft: every interaction is drawn from the pileup pool (inelastic interactions whose hardest scatter
-  has p̂T < `POOL_MAX_PTHAT`, see `codesign.data.pileup`); weight ``1 - sum of the slices' weights``;
+  has p̂T < `POOL_MAX_PTHAT`, in tiers of hardness, see `codesign.data.pileup`); weight ``1 - sum of the
+  slices' weights``;
 * slice s: one hard QCD interaction with p̂T in slice s (fresh Pythia) plus Poisson(mu) pool
   interactions; weight ``(mu + 1) sigma_s / sigma_inel``, the expected number of slice-s interactions
   per crossing.
@@ -35,13 +36,17 @@ from codesign.data.processes import Process
 
 #: Pythia 8.317 (default tune), SoftQCD:inelastic `sigmaGen` at 13.6 TeV.
 SIGMA_INELASTIC_MB = 78.585
-#: Pool interactions are inelastic events with a hardest interaction below this p̂T (GeV).
+#: Pool interactions are inelastic events whose hardest scatter has a p̂T below this (GeV).
 POOL_MAX_PTHAT = 30.0
-#: The pool has two tiers: soft inelastic events below this p̂T (GeV), and semi-hard QCD from here to
-#: `POOL_MAX_PTHAT`, drawn with its cross-section share from a tier of its own (far fewer reuses each).
-SOFT_TIER_MAX_PTHAT = 15.0
-#: HardQCD:all with 15 <= p̂T < 30 GeV at 13.6 TeV, Pythia 8.317 `sigmaGen` after 50,000 events (error 0.2%).
-SEMIHARD_SIGMA_MB = 1.9382
+#: The pool's tiers above the soft one: (p̂T min, p̂T max, sigma in mb) of the inelastic interactions whose
+#: hardest scatter lies in the window (`codesign.data.generator.hardest_scatter`), each tier made of HardQCD:all
+#: events in its window and drawn with its share.  The sigmas are Pythia 8.317 minimum bias' own
+#: (SoftQCD:inelastic, 30,000 events, +-3.5%: the window's fraction times `SIGMA_INELASTIC_MB`), not HardQCD's
+#: 2.415 and 1.938 mb: below 30 GeV the multiparton-interaction damping and the condition that the first
+#: scatter is the hardest remove 10-20%; `python benchmarks/bench_zerobias.py --xsec` recomputes both.
+POOL_HARD_TIERS: tuple[tuple[float, float, float], ...] = ((12.0, 15.0, 2.077), (15.0, 30.0, 1.807))
+#: The soft tier: SoftQCD:inelastic events whose hardest scatter is below the first hard tier.
+SOFT_TIER_MAX_PTHAT = POOL_HARD_TIERS[0][0]
 #: (p̂T min, p̂T max, sigma in mb) of HardQCD:all at 13.6 TeV, Pythia 8.317 `sigmaGen` after 50,000 events
 #: per slice (statistical error below 0.25%); reproduce with `python benchmarks/bench_zerobias.py --xsec`.
 QCD_SLICES: tuple[tuple[float, float, float], ...] = (
@@ -59,9 +64,10 @@ HARD_SHARE = 0.03
 HARD_WEIGHT_RATIO = 4.0
 
 
-def semihard_fraction() -> float:
-    """The fraction of pool interactions (inelastic, p̂T < `POOL_MAX_PTHAT`) with p̂T >= `SOFT_TIER_MAX_PTHAT`."""
-    return SEMIHARD_SIGMA_MB / (SIGMA_INELASTIC_MB - sum(sigma for _, _, sigma in QCD_SLICES))
+def tier_fractions() -> np.ndarray:
+    """The share of every pool tier (soft first) among pool interactions (inelastic, p̂T < `POOL_MAX_PTHAT`)."""
+    hard = np.array([sigma for _, _, sigma in POOL_HARD_TIERS]) / (SIGMA_INELASTIC_MB - sum(s for _, _, s in QCD_SLICES))
+    return np.concatenate([[1.0 - hard.sum()], hard])
 
 
 @dataclass(frozen=True)

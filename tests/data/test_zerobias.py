@@ -11,9 +11,12 @@ import pytest
 from scipy import ndimage
 
 from codesign.data import GenerationRequest, generate, read_events, read_view, read_weights, rootio
-from codesign.data import detector, zerobias
+from codesign.cache import cache_dir
+from codesign.data import detector, pileup, zerobias
+from codesign.data.generator import PythiaGenerator
 from codesign.data.objects import Collection
 from codesign.data.particles import Particles
+from codesign.data.processes import get_process
 from codesign.data.pileup import PileupOverlay, PileupPool, load_pool, pool_file
 from codesign.metrics.stats import fraction
 
@@ -115,25 +118,61 @@ def test_single_jet_rate_from_a_small_weighted_sample(zero_bias):
 
 def test_reused_pool_interactions_do_not_shape_the_tail(zero_bias):
     """No pool interaction leads more than three of the crossings with a jet above 30 GeV (a share of the
-    weight from one crossing is statistics, from many it is replication; 4,000 crossings draw each semi-hard
-    interaction of the 2,000 ~0.3 times, so three is already rare).  The same overlay with the
-    semi-hard tier cut to its three hardest interactions (as when one pool holds the semi-hard interactions at their
-    natural share: the old design's failure) shows one interaction leading many, most of the tail."""
+    weight from one crossing is statistics, from many it is replication; 4,000 crossings draw each 15-30 GeV
+    interaction of the 2,000 ~0.3 times, so three is already rare).  The same overlay with the 15-30 GeV tier
+    cut to its three hardest interactions (as when one pool holds them at their natural share: the old
+    design's failure) shows one interaction leading many, most of the tail."""
     events = read_events(zero_bias(4000, 5.0, pool_events=2000))
     passed = _leading(events.jet) > 30.0
     share = zerobias.tail_shares(events.weight, passed, events.lead_interaction)
     assert passed.sum() > 100 and share.pool_crossings <= 3, (passed.sum(), share)
 
     pool = load_pool(pool_file(3, 2000, jobs=1, progress=False))  # the sample's pool, cached
-    hardest = pool.n_soft + np.argsort(pool.hardness[pool.n_soft:])[-3:]  # a semi-hard tier of three
-    tiers = [pool.particles.slice_events(0, pool.n_soft), *(pool.particles.slice_events(i, i + 1) for i in hardest)]
-    starved = PileupPool.of(Particles.concatenate(tiers), pool.n_soft)
+    last = pool.tier_starts[-2]  # the 15-30 GeV tier
+    hardest = last + np.argsort(pool.hardness[last:])[-3:]  # cut to its three hardest interactions
+    tiers = [pool.particles.slice_events(0, last), *(pool.particles.slice_events(i, i + 1) for i in hardest)]
+    starved = PileupPool.of(Particles.concatenate(tiers), [*np.diff(pool.tier_starts)[:-1], 3])
     rng = np.random.default_rng(1)
     drawn = PileupOverlay(starved, 5.0, rng).draw(1000, primary_from_pool=True)
     crossings = detector.simulate_inputs(drawn.deposits, drawn.muons, None, drawn.n_pileup, rng)
     passed = _leading(crossings.jet) > 30.0
     share = zerobias.tail_shares(np.ones(1000), passed, drawn.leading)
     assert share.pool_share > 0.3 and share.pool_crossings > 20, share
+
+
+def test_pool_tiers_are_drawn_with_their_shares():
+    """Each tier is drawn with its minimum-bias share and uniformly inside; a pool needs every tier."""
+    fractions = zerobias.tier_fractions()
+    assert fractions.sum() == pytest.approx(1.0) and 0.9 < fractions[0] < 0.97 and len(fractions) == 3
+    sizes = [50, 7, 13]
+    particles = Particles(counts=np.ones(70, np.int64), pt=np.ones(70), eta=np.zeros(70), phi=np.zeros(70),
+                          mass=np.zeros(70), pid=np.full(70, 211, np.int32), charge=np.ones(70, np.int8),
+                          dxy=np.zeros(70), is_pileup=np.zeros(70, bool))
+    pool = PileupPool.of(particles, sizes)
+    drawn = pool.sample(400_000, np.random.default_rng(4))
+    tier = np.searchsorted(pool.tier_starts, drawn, side="right") - 1
+    shares = np.bincount(tier, minlength=3) / len(drawn)
+    assert np.all(np.abs(shares - fractions) < 5 * np.sqrt(fractions / len(drawn))), (shares, fractions)
+    inside = np.bincount(drawn[tier == 1] - 50, minlength=7)
+    assert inside.min() > 0.8 * inside.mean()  # uniform inside a tier
+    with pytest.raises(ValueError, match="tiers"):
+        PileupPool.of(particles, [70])
+
+
+def test_pool_tiers_classify_by_the_hardest_scatter():
+    """Pythia's p̂T of a diffractive event is the diffractive scattering's (below ~2 GeV) while its system's own
+    multiparton interactions go higher: the hardest scatter is that, and Pythia's p̂T for every other event.
+    A pool tier keeps exactly the interactions whose hardest scatter is in its window."""
+    process, seed = get_process("minbias"), np.random.SeedSequence([3, 0, 0, 0xB1A5])
+    pythia_seed = int(seed.generate_state(1)[0]) % 900_000_000 + 1  # the seed of `_pool_chunk`'s first chunk
+    generated = PythiaGenerator(process, pythia_seed, cache_dir("pythia")).generate(pileup.POOL_CHUNK_EVENTS)
+    scatter, pthat = generated.scatter_pt, generated.pthat
+    harder = scatter > pthat
+    assert np.all(scatter >= pthat) and 20 < harder.sum() < 500  # a share of the ~28% diffractive events
+    assert pthat[harder].max() < 2.5 and scatter[harder].max() > 4.0
+    kept = pileup._pool_chunk((3, 0, 0, process, 0.0, 3.0, cache_dir("pythia")))
+    assert kept.n_events == np.count_nonzero(scatter < 3.0) < np.count_nonzero(pthat < 3.0)
+    np.testing.assert_array_equal(kept.counts, generated.particles.counts[scatter < 3.0])
 
 
 def test_local_maxima_equal_a_maximum_filter():
