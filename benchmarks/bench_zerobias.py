@@ -5,10 +5,12 @@
 Two zero-bias samples with different seeds (hence different pileup pools) give the built-in menu's rates
 with 68% intervals, their pull, and the Run-3 anchors; the slot medians of present objects are compared
 with the v4 offsets (medians of real zero bias); for every seed, the largest share of its weighted rate
-led by one reused pool interaction and that interaction's tier (s: soft, h: semi-hard).  A replicated
+led by one reused pool interaction and that interaction's tier (s: soft, then 1, 2, ...: the hard tiers of
+`codesign.data.zerobias.POOL_HARD_TIERS`).  A replicated
 share scales as 1 / (tier size) whatever the sample size, so the largest one (two or more crossings)
 says how large its tier would have to be for 1%.  `--xsec` recomputes the p̂T-slice cross sections of
-`codesign.data.zerobias.QCD_SLICES` (and the pool's semi-hard tier) with Pythia.
+`codesign.data.zerobias.QCD_SLICES` with Pythia, and the pool's hard tiers as minimum bias' own (the
+fraction of SoftQCD:inelastic events, at parton level, whose hardest scatter lies in the window).
 """
 
 from __future__ import annotations
@@ -26,22 +28,47 @@ V4_MEDIANS = {"MET": (0, 18.0), "eg1": (3, 7.0), "eg2": (6, 4.5), "eg3": (9, 4.0
 
 
 def cross_sections(events: int) -> None:
-    import pythia8mc
-
-    from codesign.data.zerobias import POOL_MAX_PTHAT, QCD_SLICES, SEMIHARD_SIGMA_MB, SOFT_TIER_MAX_PTHAT
+    from codesign.data.zerobias import POOL_HARD_TIERS, QCD_SLICES, SIGMA_INELASTIC_MB
 
     print(f"{'slice (GeV)':>14s} {'sigma mb (table)':>17s} {'sigma mb (now)':>15s} {'error':>9s}")
-    for low, high, table in ((SOFT_TIER_MAX_PTHAT, POOL_MAX_PTHAT, SEMIHARD_SIGMA_MB), *QCD_SLICES):
-        pythia = pythia8mc.Pythia("", False)
-        for line in ("Beams:eCM = 13600.", "HardQCD:all = on", f"PhaseSpace:pTHatMin = {low:g}",
-                     f"PhaseSpace:pTHatMax = {high:g}", "PartonLevel:all = off", "HadronLevel:all = off",
-                     "Print:quiet = on", "Next:numberCount = 0", "Random:setSeed = on", "Random:seed = 1"):
-            pythia.readString(line)
-        pythia.init()
+    for low, high, table in QCD_SLICES:
+        pythia = _pythia(("HardQCD:all = on", f"PhaseSpace:pTHatMin = {low:g}", f"PhaseSpace:pTHatMax = {high:g}",
+                          "PartonLevel:all = off"))
         for _ in range(events):
             pythia.next()
         info = pythia.infoPython()
         print(f"{low:6g}-{high:<7g} {table:17.4e} {info.sigmaGen():15.4e} {info.sigmaErr():9.1e}")
+    print(f"\npool tiers: minimum bias with its hardest scatter in the window ({4 * events:,} events)")
+    scatter = _minbias_hardest_scatter(4 * events)
+    for low, high, table in POOL_HARD_TIERS:
+        inside = np.count_nonzero((scatter >= low) & (scatter < high))
+        sigma, error = (SIGMA_INELASTIC_MB * k / len(scatter) for k in (inside, np.sqrt(inside)))
+        print(f"{low:6g}-{high:<7g} {table:17.4e} {sigma:15.4e} {error:9.1e}")
+
+
+def _pythia(settings):
+    import pythia8mc
+
+    pythia = pythia8mc.Pythia("", False)
+    for line in ("Beams:eCM = 13600.", *settings, "HadronLevel:all = off", "Print:quiet = on",
+                 "Next:numberCount = 0", "Random:setSeed = on", "Random:seed = 1"):
+        pythia.readString(line)
+    pythia.init()
+    return pythia
+
+
+def _minbias_hardest_scatter(events: int) -> np.ndarray:
+    import awkward as ak
+
+    from codesign.data.generator import hardest_scatter
+    from codesign.data.processes import MINBIAS_SETTINGS
+
+    pythia = _pythia(MINBIAS_SETTINGS)
+    out = []
+    for _ in range(0, events, 5000):
+        batch = pythia.nextBatch(5000)
+        out.append(hardest_scatter(batch.prt, np.sqrt(np.maximum(ak.to_numpy(batch.info.pT2Hat), 0.0))))
+    return np.concatenate(out)
 
 
 def main() -> None:
@@ -108,8 +135,8 @@ def _share(shares, tier_size: int) -> str:
     """Share (crossings led, tier) of the interaction leading the most passing weight."""
     if shares.pool_interaction < 0:
         return f"{shares.pool_share:.1%} ({shares.pool_crossings})"
-    tier = "s" if shares.pool_interaction < tier_size else "h"
-    return f"{shares.pool_share:.1%} ({shares.pool_crossings}{tier})"
+    tier = shares.pool_interaction // tier_size
+    return f"{shares.pool_share:.1%} ({shares.pool_crossings}{tier or 's'})"
 
 
 def _fmt(estimate) -> str:

@@ -206,16 +206,17 @@ def _tower_grids(d: Deposits, n: int, rng: np.random.Generator) -> tuple[np.ndar
     lost = ~d.em & (rng.random(count) < HADRON_LOSS_PROBABILITY)
     et[lost] *= rng.random(int(lost.sum()))
     early = rng.random(count)  # hadrons showering early leave a uniform fraction of their ET in ECAL
-    em_fraction = np.where(
-        d.em, 1.0, np.where(early < HADRON_EM_PROBABILITY, early * (HADRON_EM_MAX_FRACTION / HADRON_EM_PROBABILITY), 0.0)
-    )
+    em_fraction = early * (HADRON_EM_MAX_FRACTION / HADRON_EM_PROBABILITY)
+    em_fraction[early >= HADRON_EM_PROBABILITY] = 0.0
+    em_fraction[d.em] = 1.0
     em_fraction[d.hf] = 0.0
     flat = (d.event * N_ETA_TOWERS + d.ieta) * N_PHI_TOWERS + d.iphi
     size = n * N_ETA_TOWERS * N_PHI_TOWERS
 
     def grid(values: np.ndarray) -> np.ndarray:
         summed = np.bincount(flat, weights=values, minlength=size)
-        return (np.floor(summed / TOWER_LSB_GEV) * TOWER_LSB_GEV).reshape(n, N_ETA_TOWERS, N_PHI_TOWERS)
+        np.floor(np.divide(summed, TOWER_LSB_GEV, out=summed), out=summed)
+        return np.multiply(summed, TOWER_LSB_GEV, out=summed).reshape(n, N_ETA_TOWERS, N_PHI_TOWERS)
 
     em_et = et * em_fraction
     return grid(em_et), grid(et - em_et)
@@ -253,9 +254,12 @@ class _BoxSums:
 
     def __init__(self, towers: np.ndarray) -> None:
         k = self._PAD
-        padded = np.concatenate([towers[:, :, -k:], towers, towers[:, :, :k]], axis=2)
-        self._sums = np.zeros((padded.shape[0], padded.shape[1] + 1, padded.shape[2] + 1))
-        self._sums[:, 1:, 1:] = padded.cumsum(axis=1).cumsum(axis=2)
+        n, rows, cols = towers.shape
+        self._sums = np.zeros((n, rows + 1, cols + 2 * k + 1))
+        inner = self._sums[:, 1:, 1:]
+        inner[:, :, :k], inner[:, :, k:-k], inner[:, :, -k:] = towers[:, :, -k:], towers, towers[:, :, :k]
+        np.cumsum(inner, axis=1, out=inner)
+        np.cumsum(inner, axis=2, out=inner)
 
     def rect(self, event, ieta, iphi, eta_lo: int, eta_hi: int, phi_lo: int, phi_hi: int) -> np.ndarray:
         """Sum over towers ieta+eta_lo..ieta+eta_hi, iphi+phi_lo..iphi+phi_hi (inclusive, clipped in eta)."""
@@ -285,25 +289,26 @@ def _local_maxima(grid: np.ndarray, half_width: int, seed_gev: float, max_eta: f
 
     Equal towers are ordered by position (a fraction of an LSB added by index), so exactly one tower
     of a plateau seeds, as the hardware's >/>= mask does.  Only the few towers above the seed threshold
-    are compared with their neighbours (gathered), which is far cheaper than a filter over the grid."""
+    are compared with their neighbours (gathered), nearest first, and a candidate is dropped at its first
+    larger neighbour, which is far cheaper than a filter over the grid."""
     rows = np.nonzero(np.abs(ETA_CENTRES) < max_eta)[0]
     ev, r, iphi = np.nonzero(grid[:, rows, :] >= seed_gev)
     ieta = rows[r]
     tie = 0.4 * TOWER_LSB_GEV / (N_ETA_TOWERS * N_PHI_TOWERS)
 
-    def key(eta_index: np.ndarray, phi_index: np.ndarray) -> np.ndarray:
+    def key(ev: np.ndarray, eta_index: np.ndarray, phi_index: np.ndarray) -> np.ndarray:
         inside = (eta_index >= 0) & (eta_index < N_ETA_TOWERS)
         eta_index = np.clip(eta_index, 0, N_ETA_TOWERS - 1)
         value = grid[ev, eta_index, phi_index] + (eta_index * N_PHI_TOWERS + phi_index) * tie
         return np.where(inside, value, -1.0)
 
-    centre = key(ieta, iphi)
-    is_max = np.ones(len(ev), dtype=bool)
-    for de in range(-half_width, half_width + 1):
-        for dp in range(-half_width, half_width + 1):
-            if de or dp:
-                is_max &= centre > key(ieta + de, (iphi + dp) % N_PHI_TOWERS)
-    return ev[is_max], ieta[is_max], iphi[is_max]
+    centre = key(ev, ieta, iphi)
+    offsets = sorted(((de, dp) for de in range(-half_width, half_width + 1) for dp in range(-half_width, half_width + 1)
+                      if de or dp), key=lambda o: max(abs(o[0]), abs(o[1])))
+    for de, dp in offsets:
+        keep = centre > key(ev, ieta + de, (iphi + dp) % N_PHI_TOWERS)
+        ev, ieta, iphi, centre = ev[keep], ieta[keep], iphi[keep], centre[keep]
+    return ev, ieta, iphi
 
 
 def _jets(total: np.ndarray, boxes: _BoxSums) -> Collection:

@@ -29,16 +29,16 @@ from codesign.data import detector, rootio, zerobias
 from codesign.data.generator import PythiaGenerator, mpi_init_file
 from codesign.data.objects import Events
 from codesign.data.particles import Particles
-from codesign.data.pileup import PileupOverlay, load_pool, max_pt, pool_file
+from codesign.data.pileup import POOL_FORMAT, PileupOverlay, load_pool, max_pt, pool_file
 from codesign.data.processes import Process, get_process
 from codesign.errors import CodesignError
 
 CHUNK_EVENTS = 500
-SUB_BATCH_EVENTS = 100  # crossings simulated at once inside a chunk: bounds memory with pileup
+SUB_BATCH_EVENTS = 50  # crossings simulated at once inside a chunk: bounds memory, and small grids stay in cache
 DEFAULT_PILEUP = 60.0  # Run-3-like mean number of interactions per crossing
 DEFAULT_POOL_EVENTS = 100_000
 #: Bump when the generator or detector changes what a request produces, to invalidate caches.
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -79,6 +79,8 @@ class GenerationRequest:
                      "hard_share": zerobias.HARD_SHARE} if process.zero_bias else {}
         if process.slices:
             stitching = {"slices": process.slices}
+        if self.pileup > 0 or process.zero_bias:  # the pool's definition
+            stitching["pool"] = {"tiers": zerobias.POOL_HARD_TIERS, "format": POOL_FORMAT}
         return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION,
                           **stitching})
 
@@ -147,6 +149,7 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
                 "weighted": process.zero_bias or bool(process.slices) or process.biased}
     if process.zero_bias:
         metadata["zerobias"] = {"pool_max_pthat": zerobias.POOL_MAX_PTHAT, "sigma_inelastic_mb": zerobias.SIGMA_INELASTIC_MB,
+                                "pool_hard_tiers": zerobias.POOL_HARD_TIERS,
                                 "components": [{"name": c.name, "events": c.events, "weight": c.weight}
                                                for c in zerobias.plan(request.events, request.pileup)]}
     with rootio.TreeWriter(path, metadata) as writer, executor(jobs) as workers:
@@ -157,7 +160,7 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
         bar.close()
 
 
-def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Events:
+def _simulate_chunk(chunk: _Chunk, pool_path: tuple[Path, ...] | None, init_dir: Path) -> Events:
     """Generate and simulate one chunk (runs in a worker process)."""
     request = chunk.request
     seeds = np.random.SeedSequence([request.seed, chunk.index])
@@ -176,7 +179,7 @@ def _simulate_chunk(chunk: _Chunk, pool_path: Path | None, init_dir: Path) -> Ev
             events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng)
             pthat, lead = np.zeros(n), drawn.leading
         else:
-            particles, pthat, pythia_weight = generator.generate(n)
+            particles, pthat, pythia_weight, _ = generator.generate(n)
             if chunk.process.biased:
                 weight = weight * pythia_weight
             lead = np.full(n, -1)

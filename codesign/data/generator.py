@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import NamedTuple
 
 import awkward as ak
 import numpy as np
@@ -32,6 +33,15 @@ _COMMON_SETTINGS = (
     "Next:numberShowProcess = 0",
 )
 _SUEP_SCALAR_PDG = 25
+
+
+class Generated(NamedTuple):
+    """A batch of generated events."""
+
+    particles: Particles
+    pthat: np.ndarray  # Pythia's p̂T of each event's process (GeV)
+    weights: np.ndarray  # Pythia's event weights (1 unless the process biases its phase space)
+    scatter_pt: np.ndarray  # the p̂T of each event's hardest parton scatter (GeV), see `hardest_scatter`
 
 
 class PythiaGenerator:
@@ -59,13 +69,13 @@ class PythiaGenerator:
             raise RuntimeError(f"Pythia failed to initialise process {process.name}")
         self._charges: dict[int, int] = {}
 
-    def generate(self, n_events: int) -> tuple[Particles, np.ndarray, np.ndarray]:
-        """The visible final-state particles (pT > 0.1 GeV) of `n_events` new events, the p̂T of
-        each event's hardest interaction (GeV; for minimum bias, its hardest multiparton interaction) and
-        Pythia's event weights (1 unless the process biases its phase space)."""
+    def generate(self, n_events: int) -> Generated:
+        """The visible final-state particles (pT > 0.1 GeV) of `n_events` new events with their p̂T,
+        weights and hardest scatter."""
         batches: list[Particles] = []
         pthat: list[np.ndarray] = []
         weights: list[np.ndarray] = []
+        scatter: list[np.ndarray] = []
         missing = n_events
         while missing > 0:  # nextBatch skips the rare events Pythia fails to make
             events = self._pythia.nextBatch(missing)
@@ -73,8 +83,10 @@ class PythiaGenerator:
             batches.append(batch)
             pthat.append(np.sqrt(np.maximum(ak.to_numpy(events.info.pT2Hat), 0.0)))
             weights.append(ak.to_numpy(events.info.weights[:, 0]).astype(np.float64))
+            scatter.append(hardest_scatter(events.prt, pthat[-1]))
             missing -= batch.n_events
-        return Particles.concatenate(batches), np.concatenate(pthat), np.concatenate(weights)
+        return Generated(Particles.concatenate(batches), np.concatenate(pthat), np.concatenate(weights),
+                         np.concatenate(scatter))
 
     def _to_particles(self, prt: ak.Array) -> Particles:
         final = prt[prt.status > 0]
@@ -131,6 +143,23 @@ class PythiaGenerator:
             if code not in self._charges:
                 self._charges[code] = int(round(self._pythia.particleData.charge(code)))
         return np.array([self._charges[c] for c in unique.tolist()], dtype=np.int8)[inverse]
+
+
+def hardest_scatter(prt: ak.Array, pthat: np.ndarray) -> np.ndarray:
+    """Per event, the p̂T of its hardest parton scatter: Pythia's p̂T, except in diffractive events (a
+    diffractive system, status 15, in the record), where it is the largest transverse momentum of an
+    outgoing parton of any scatter (status 23 or 33) if that is larger.
+
+    Pythia's p̂T is the p̂T of the event's process: for hard QCD the hard scatter and for non-diffractive
+    soft QCD its hardest multiparton interaction (both harder than anything else in the event), but for a
+    diffractive event the diffractive scattering itself (a few hundred MeV), while the diffractive system,
+    a Pomeron-proton collision of up to TeV mass, has multiparton interactions and showers of its own,
+    up to tens of GeV."""
+    status = np.abs(prt.status)
+    diffractive = ak.to_numpy(ak.any(status == 15, axis=1))
+    outgoing = prt[(status == 23) | (status == 33)]
+    pt = ak.to_numpy(ak.fill_none(ak.max(np.hypot(outgoing.p.px, outgoing.p.py), axis=1), 0.0)).astype(np.float64)
+    return np.where(diffractive, np.maximum(pt, pthat), pthat)
 
 
 def mpi_init_file(process: Process, init_dir: Path) -> Path:

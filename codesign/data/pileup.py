@@ -4,18 +4,22 @@ Generating pileup on the fly costs ~60 inelastic events per bunch crossing; draw
 of pre-generated interactions, each rotated in phi, is far faster.  The pool is *capped in hardness*:
 it keeps only interactions whose hardest scatter has p̂T below `POOL_MAX_PTHAT`, and the hard tail is
 supplied by the cross-section-weighted QCD slices of `codesign.data.zerobias`.  A pool interaction is
-reused many times, so it must never be able to make a crossing rare on its own.  Hence two tiers of
-the same size: soft inelastic events (p̂T < `SOFT_TIER_MAX_PTHAT`, drawn for most interactions) and
-semi-hard QCD (p̂T from there to the cap, ~2.5% of interactions, ~1.5 per crossing at mu = 60), so
-each semi-hard interaction, the only kind that can reach an e/γ or jet seed, is reused ~40x less
-often than if it were a share of one pool.  The rotation (a whole number of calorimeter towers, so
+reused many times, so it must never be able to make a crossing rare on its own.  Hence tiers of the
+same size by the p̂T of the hardest scatter: soft inelastic events (below `SOFT_TIER_MAX_PTHAT`, ~94% of
+interactions) and HardQCD:all in the windows of `POOL_HARD_TIERS` (12-15 and 15-30 GeV, ~2.5% each), each
+drawn with its minimum-bias share, so an interaction that can reach an e/γ, muon or jet seed is reused
+~40x less often than if it were a share of one pool.  Scatters of 12-15 GeV need a tier of their own:
+initial-state radiation recoils against the scatter and one hadron can carry most of a jet, so a scatter
+just below 15 GeV can hold a 25 GeV photon.  The rotation (a whole number of calorimeter towers, so
 tower sums are unchanged) and the per-use detector response keep copies from being identical.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, fields
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,32 +30,36 @@ from codesign.cache import cache_dir, cache_key
 from codesign.data.detector import N_PHI_TOWERS, Deposits, MuonSources
 from codesign.data.particles import Particles
 from codesign.data.processes import Process, get_process
-from codesign.data.zerobias import POOL_MAX_PTHAT, SOFT_TIER_MAX_PTHAT, semihard_fraction, slice_process
+from codesign.data.zerobias import POOL_HARD_TIERS, SOFT_TIER_MAX_PTHAT, slice_process, tier_fractions
 
 POOL_CHUNK_EVENTS = 1000
 #: Bump when the pool's content for a given (seed, size) changes.
-POOL_FORMAT = 3
+POOL_FORMAT = 4
 
 
 @dataclass
 class PileupPool:
     """The pool's interactions as particles and as the detector's inputs (deposits, muon sources),
-    each table indexed by interaction (its `event` column): the soft tier first, then the semi-hard one."""
+    each table indexed by interaction (its `event` column), tier after tier (soft first)."""
 
     particles: Particles
     deposits: Deposits
     muons: MuonSources
     hardness: np.ndarray  # per interaction: the highest particle pT, GeV
-    n_soft: int  # interactions of the soft tier (the rest are semi-hard)
+    tier_starts: np.ndarray  # first interaction of every tier (and the total at the end)
     deposit_offsets: np.ndarray  # first deposit row of every interaction (and the total at the end)
     muon_offsets: np.ndarray
     particle_offsets: np.ndarray
 
     @classmethod
-    def of(cls, particles: Particles, n_soft: int) -> PileupPool:
+    def of(cls, particles: Particles, tier_sizes: Sequence[int]) -> PileupPool:
         deposits, muons = Deposits.of(particles), MuonSources.of(particles)
+        # tower indices fit 16 bits: half the bytes every draw gathers
+        deposits = replace(deposits, ieta=deposits.ieta.astype(np.int16), iphi=deposits.iphi.astype(np.int16))
         n = particles.n_events
-        return cls(particles, deposits, muons, max_pt(particles), n_soft,
+        if len(tier_sizes) != len(tier_fractions()) or sum(tier_sizes) != n or min(tier_sizes) < 1:
+            raise ValueError(f"a pool needs {len(tier_fractions())} non-empty tiers of {n} interactions, got {tier_sizes}")
+        return cls(particles, deposits, muons, max_pt(particles), np.concatenate([[0], np.cumsum(tier_sizes)]),
                    _offsets(deposits.event, n), _offsets(muons.event, n), _offsets(particles.event_index, n))
 
     @property
@@ -59,11 +67,10 @@ class PileupPool:
         return self.particles.n_events
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Indices of `n` interactions drawn with the tiers' cross-section shares."""
-        semihard = rng.random(n) < semihard_fraction()
-        drawn = rng.integers(0, self.n_soft, size=n)
-        drawn[semihard] = self.n_soft + rng.integers(0, self.n_interactions - self.n_soft, size=int(semihard.sum()))
-        return drawn
+        """Indices of `n` interactions drawn with the tiers' minimum-bias shares."""
+        tier = np.searchsorted(np.cumsum(tier_fractions())[:-1], rng.random(n), side="right")
+        start = self.tier_starts[tier]
+        return start + rng.integers(0, self.tier_starts[tier + 1] - start)
 
 
 @dataclass
@@ -100,7 +107,7 @@ class PileupOverlay:
         n_drawn = n_pileup + int(primary_from_pool)
         drawn = self.pool.sample(int(n_drawn.sum()), self._rng)
         crossing = np.repeat(np.arange(n_crossings), n_drawn)
-        steps = self._rng.integers(0, N_PHI_TOWERS, size=len(drawn))
+        steps = self._rng.integers(0, N_PHI_TOWERS, size=len(drawn)).astype(np.int16)
         d = self.pool.deposits
         index, which = _gather(self.pool.deposit_offsets, drawn)
         deposits = Deposits(crossing[which], d.ieta[index], (d.iphi[index] + steps[which]) % N_PHI_TOWERS,
@@ -155,52 +162,64 @@ def _rotate(phi: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return (phi + steps * (2 * np.pi / N_PHI_TOWERS) + np.pi) % (2 * np.pi) - np.pi
 
 
-def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> Path:
-    """The cached pool for `seed` with `n_events` interactions in each tier (generated on first use)."""
+def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> tuple[Path, ...]:
+    """The cached pool for `seed` with `n_events` interactions in each tier: one file per tier, each
+    generated on first use (in chunks, on `jobs` workers), so changing one tier never rebuilds another."""
     from codesign.data.generate import executor
     from codesign.data.generator import mpi_init_file
 
-    key = cache_key({"seed": seed, "events": n_events, "max_pthat": POOL_MAX_PTHAT,
-                     "soft_max_pthat": SOFT_TIER_MAX_PTHAT, "format": POOL_FORMAT})
-    path = cache_dir("pileup") / f"pool-{key}.npz"
-    if path.is_file():
-        return path
     init_dir = cache_dir("pythia")
-    tiers = []
-    for tier, (process, low, high, spare) in enumerate((
-            (get_process("minbias"), 0.0, SOFT_TIER_MAX_PTHAT, 1.05),
-            (slice_process(SOFT_TIER_MAX_PTHAT, POOL_MAX_PTHAT), SOFT_TIER_MAX_PTHAT, POOL_MAX_PTHAT, 1.0))):
+    paths = []
+    tiers = [(get_process("minbias"), 0.0, SOFT_TIER_MAX_PTHAT, 1.1),
+             *((slice_process(low, high), low, high, 1.0) for low, high, _ in POOL_HARD_TIERS)]
+    for tier, (process, low, high, spare) in enumerate(tiers):
+        key = cache_key({"seed": seed, "events": n_events, "tier": tier, "settings": process.settings,
+                         "low": low, "high": high, "format": POOL_FORMAT})
+        path = cache_dir("pileup") / f"tier-{key}.npz"
+        paths.append(path)
+        if path.is_file():
+            continue
         mpi_init_file(process, init_dir)
         # enough chunks for n_events after the p̂T window removes its few per cent: the tier is their first n_events
         n_chunks = -(-int(n_events * spare + 10) // POOL_CHUNK_EVENTS)
         tasks = [(seed, tier, index, process, low, high, init_dir) for index in range(n_chunks)]
+        started = time.monotonic()
         with executor(jobs) as workers:
             chunks = list(tqdm(workers.map(_pool_chunk, tasks), total=n_chunks, unit="chunk",
                                desc=f"pileup pool, p̂T {low:g}-{high:g} GeV", disable=not progress))
-        tiers.append(Particles.concatenate(chunks).slice_events(0, n_events))
-    particles = Particles.concatenate(tiers)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez(handle, n_soft=tiers[0].n_events, **vars(particles))
-    return path
+        particles = Particles.concatenate(chunks).slice_events(0, n_events)
+        if particles.n_events < n_events:
+            raise RuntimeError(f"pileup pool tier p̂T {low:g}-{high:g} GeV: {particles.n_events} of {n_events} interactions")
+        with atomic_path(path) as tmp:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **vars(particles))
+        if progress:
+            print(f"pileup pool tier p̂T {low:g}-{high:g} GeV: {n_events:,} interactions built once in "
+                  f"{time.monotonic() - started:.0f} s ({jobs} jobs), {path}")
+    return tuple(paths)
 
 
 def _pool_chunk(task: tuple[int, int, int, Process, float, float, Path]) -> Particles:
-    """Interactions of `process` with low <= p̂T < high from one chunk of events (runs in a worker)."""
+    """Interactions of `process` whose hardest scatter has low <= p̂T < high, from one chunk of events (runs
+    in a worker)."""
     from codesign.data.generator import PythiaGenerator
 
     seed, tier, index, process, low, high, init_dir = task
     seeds = np.random.SeedSequence([seed, tier, index, 0xB1A5])
     generator = PythiaGenerator(process, int(seeds.generate_state(1)[0]) % 900_000_000 + 1, init_dir)
-    particles, pthat, _ = generator.generate(POOL_CHUNK_EVENTS)
-    inside = (pthat >= low) & (pthat < high)
+    generated = generator.generate(POOL_CHUNK_EVENTS)
+    particles, scatter_pt = generated.particles, generated.scatter_pt
+    inside = (scatter_pt >= low) & (scatter_pt < high)
     kept = particles.select(np.repeat(inside, particles.counts))
     return Particles(kept.counts[inside], *(getattr(kept, f.name) for f in fields(Particles)[1:]))
 
 
 @functools.lru_cache(maxsize=1)
-def load_pool(path: Path) -> PileupPool:
-    """The pool written by `pool_file` (kept in memory: every chunk of a worker process reuses it)."""
-    with np.load(path) as data:
-        n_soft = int(data["n_soft"])
-        return PileupPool.of(Particles(**{k: data[k] for k in data.files if k != "n_soft"}), n_soft)
+def load_pool(paths: tuple[Path, ...]) -> PileupPool:
+    """The pool of the tier files written by `pool_file` (kept in memory: every chunk of a worker process
+    reuses it)."""
+    tiers = []
+    for path in paths:
+        with np.load(path) as data:
+            tiers.append(Particles(**{k: data[k] for k in data.files}))
+    return PileupPool.of(Particles.concatenate(tiers), [t.n_events for t in tiers])

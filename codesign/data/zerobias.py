@@ -6,7 +6,8 @@ makes 1 kHz a 3.5e-5 fraction), so the sample is stitched from components, each 
 says which fraction of all crossings it stands for:
 
 * soft: every interaction is drawn from the pileup pool (inelastic interactions whose hardest scatter
-  has p̂T < `POOL_MAX_PTHAT`, see `codesign.data.pileup`); weight ``1 - sum of the slices' weights``;
+  has p̂T < `POOL_MAX_PTHAT`, in tiers of hardness, see `codesign.data.pileup`); weight ``1 - sum of the
+  slices' weights``;
 * slice s: one hard QCD interaction with p̂T in slice s (fresh Pythia) plus Poisson(mu) pool
   interactions; weight ``(mu + 1) sigma_s / sigma_inel``, the expected number of slice-s interactions
   per crossing.
@@ -15,10 +16,14 @@ This is the first-order stitching: crossings with two hard interactions (probabi
 ``((mu + 1) sigma(p̂T > 30 GeV) / sigma_inel)^2 / 2``, 0.9% at mu = 60) are counted as one.  The cut at
 30 GeV keeps that small while the pool holds nothing that can reach a kHz-level tail on its own.
 
-Events are allocated so that each slice gets its proportional share of ``(1 - HARD_SHARE) x N`` events
-plus an equal share of ``HARD_SHARE x N``, which populates the tail with many light events; the soft
-component takes the rest.  No event then weighs much more than ``1 / ((1 - HARD_SHARE) N)``, so the
-effective number of events is close to ``(1 - HARD_SHARE) N`` or more.
+Events are allocated for the most effective events per CPU second.  A slice event costs a fresh Pythia
+hard-QCD event (~13 ms of CPU, ~14 soft crossings), so the cheapest allocation for a given variance of
+a weighted sum (Neyman's) weighs a slice event sqrt(14) ~ `HARD_WEIGHT_RATIO` times a soft one: each
+slice gets its share of ``(1 - HARD_SHARE) x N / HARD_WEIGHT_RATIO`` events in proportion to its weight,
+plus an equal share of ``HARD_SHARE x N``, which populates the tail with light events; the soft
+component takes the rest (~94% of the events at mu = 60).  The effective number of events stays near
+0.8 N, and a sample costs about a third of what proportional allocation (every event weighing the same)
+would.
 """
 
 from __future__ import annotations
@@ -31,13 +36,17 @@ from codesign.data.processes import Process
 
 #: Pythia 8.317 (default tune), SoftQCD:inelastic `sigmaGen` at 13.6 TeV.
 SIGMA_INELASTIC_MB = 78.585
-#: Pool interactions are inelastic events with a hardest interaction below this p̂T (GeV).
+#: Pool interactions are inelastic events whose hardest scatter has a p̂T below this (GeV).
 POOL_MAX_PTHAT = 30.0
-#: The pool has two tiers: soft inelastic events below this p̂T (GeV), and semi-hard QCD from here to
-#: `POOL_MAX_PTHAT`, drawn with its cross-section share from a tier of its own (far fewer reuses each).
-SOFT_TIER_MAX_PTHAT = 15.0
-#: HardQCD:all with 15 <= p̂T < 30 GeV at 13.6 TeV, Pythia 8.317 `sigmaGen` after 50,000 events (error 0.2%).
-SEMIHARD_SIGMA_MB = 1.9382
+#: The pool's tiers above the soft one: (p̂T min, p̂T max, sigma in mb) of the inelastic interactions whose
+#: hardest scatter lies in the window (`codesign.data.generator.hardest_scatter`), each tier made of HardQCD:all
+#: events in its window and drawn with its share.  The sigmas are Pythia 8.317 minimum bias' own
+#: (SoftQCD:inelastic, 30,000 events, +-3.5%: the window's fraction times `SIGMA_INELASTIC_MB`), not HardQCD's
+#: 2.415 and 1.938 mb: below 30 GeV the multiparton-interaction damping and the condition that the first
+#: scatter is the hardest remove 10-20%; `python benchmarks/bench_zerobias.py --xsec` recomputes both.
+POOL_HARD_TIERS: tuple[tuple[float, float, float], ...] = ((12.0, 15.0, 2.077), (15.0, 30.0, 1.807))
+#: The soft tier: SoftQCD:inelastic events whose hardest scatter is below the first hard tier.
+SOFT_TIER_MAX_PTHAT = POOL_HARD_TIERS[0][0]
 #: (p̂T min, p̂T max, sigma in mb) of HardQCD:all at 13.6 TeV, Pythia 8.317 `sigmaGen` after 50,000 events
 #: per slice (statistical error below 0.25%); reproduce with `python benchmarks/bench_zerobias.py --xsec`.
 QCD_SLICES: tuple[tuple[float, float, float], ...] = (
@@ -50,12 +59,15 @@ QCD_SLICES: tuple[tuple[float, float, float], ...] = (
     (400.0, 600.0, 2.0433e-06),
     (600.0, 6800.0, 2.6461e-07),
 )
-HARD_SHARE = 0.2
+HARD_SHARE = 0.03
+#: A slice event weighs up to this many soft events (see the module docstring).
+HARD_WEIGHT_RATIO = 4.0
 
 
-def semihard_fraction() -> float:
-    """The fraction of pool interactions (inelastic, p̂T < `POOL_MAX_PTHAT`) with p̂T >= `SOFT_TIER_MAX_PTHAT`."""
-    return SEMIHARD_SIGMA_MB / (SIGMA_INELASTIC_MB - sum(sigma for _, _, sigma in QCD_SLICES))
+def tier_fractions() -> np.ndarray:
+    """The share of every pool tier (soft first) among pool interactions (inelastic, p̂T < `POOL_MAX_PTHAT`)."""
+    hard = np.array([sigma for _, _, sigma in POOL_HARD_TIERS]) / (SIGMA_INELASTIC_MB - sum(s for _, _, s in QCD_SLICES))
+    return np.concatenate([[1.0 - hard.sum()], hard])
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,7 @@ def plan(events: int, pileup: float) -> list[Component]:
     """The components of a zero-bias sample of about `events` crossings at mean pileup `pileup`."""
     slices = [(slice_process(lo, hi), (pileup + 1.0) * sigma / SIGMA_INELASTIC_MB) for lo, hi, sigma in QCD_SLICES]
     soft_weight = 1.0 - sum(weight for _, weight in slices)
-    proportional = (1.0 - HARD_SHARE) * events
+    proportional = (1.0 - HARD_SHARE) * events / HARD_WEIGHT_RATIO
     extra = HARD_SHARE * events / len(slices)
     hard = [Component(process.name, process, max(1, round(weight * proportional + extra)), weight)
             for process, weight in slices]
