@@ -107,7 +107,8 @@ ESTIMATE_COLUMNS = ("lut", "ff", "dsp", "lut_pct", "latency_cycles", "latency_ns
 
 def physics_columns(signals: list[str], working_points: list[str]) -> list[str]:
     """Physics columns of the results table, in order (`physics`; `auc_diff_min`: `codesign.sweep.table`)."""
-    return ["zero_weight_fraction", "auc_mean", "auc_min", DIFF_COLUMN, "auc_float_mean", *(f"auc_{s}" for s in signals),
+    return ["zero_weight_fraction", "auc_mean", "auc_min", DIFF_COLUMN, "auc_float_mean",
+            *(f"auc_{s}" for s in signals),
             *(c for wp in working_points for c in (f"eff_{wp}_mean", *(f"eff_{wp}_{s}" for s in signals)))]
 
 
