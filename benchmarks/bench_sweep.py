@@ -6,13 +6,16 @@ Runs the same grid (the AXOL1TL card's architecture, first-layer weight bits and
 Level-1-like samples through a LocalCluster of 1 and then of 2 workers, each into a new folder.  Prints per run
 the wall time, the sum of the points' own times (`seconds`: training, emulation, RTL and Yosys inside the
 task), the Dask overhead per point, (workers x wall - sum of point times) / points, which includes starting the
-cluster and the workers' TensorFlow, as a fraction of the mean point time, and the throughput ratio.
+cluster and the workers' TensorFlow, as a fraction of the mean point time, and the throughput ratio, each with
+the machine's load average before and after the run (other processes on the cores distort both figures: run it on
+a quiet machine).
 Targets (issue 14): overhead < 5% of a point; 2 workers >= 1.7x the throughput of 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -68,8 +71,9 @@ def main() -> None:
         card.data["training"]["signals"] = list(SIGNAL_SCALES)
         card.save()
         (root / "grid.yaml").write_text(f"epochs: {args.epochs}\ngrid:\n  {grid}\n")
-        throughput = {}
+        throughput, overheads = {}, {}
         for workers in (1, 2):
+            load = os.getloadavg()[0]
             start = time.perf_counter()
             result = sweep(root / "card", root / f"out{workers}", grid=root / "grid.yaml", workers=workers, data=data,
                            progress=False)
@@ -78,9 +82,13 @@ def main() -> None:
             inside = sum(float(r["seconds"]) for r in rows)
             overhead = (workers * wall - inside) / len(rows)
             throughput[workers] = len(rows) / wall
+            overheads[workers] = overhead / (inside / len(rows))
             print(f"{workers} worker(s): {len(rows)} points in {wall:.1f} s wall; point time {inside / len(rows):.1f} s "
-                  f"mean; Dask overhead {overhead:.2f} s per point = {overhead / (inside / len(rows)):.1%} of a point")
-        print(f"throughput 2 workers / 1 worker: {throughput[2] / throughput[1]:.2f}x")
+                  f"mean; Dask overhead {overhead:.2f} s per point = {overheads[workers]:.1%} of a point "
+                  f"(target < 5%); load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
+        ratio = throughput[2] / throughput[1]
+        print(f"throughput 2 workers / 1 worker: {ratio:.2f}x (target >= 1.7x); {os.cpu_count()} cores, "
+              f"load average now {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
 
 
 def _rows(result: dict) -> list[dict]:

@@ -130,9 +130,10 @@ def _sweep(args: argparse.Namespace) -> None:
     print(f"{result['points']} points{trials} ({result['ran']} run, {result['reused']} reused, {result['failed']} failed); "
           f"Pareto front in LUT vs {result['objective']}:")
     for row in result["front"]:
-        drop = f", largest AUC loss vs committed {float(row['auc_drop_max']):+.4f}" if row["auc_drop_max"] else ""
+        diff = row["auc_diff_min"] if result["objective"] != "auc_diff_min" else ""
+        worst = f", worst AUC difference to committed {float(diff):+.4f}" if diff else ""
         print(f"  point {row['point']:>4s}: LUT {int(float(row['lut']))} ({float(row['lut_pct']):.3f}%), "
-              f"{result['objective']} {float(row[result['objective']]):.4f}{drop}")
+              f"{result['objective']} {float(row[result['objective']]):.4f}{worst}")
     print(f"wrote {result['table']} (and .parquet), {result['front_file']} and {result['plot']}")
 
 

@@ -1,9 +1,8 @@
 """The Pareto front of a sweep: points not dominated in (fewer LUTs, higher objective), as CSV and a plot.
 
 A point is on the front when no other point has at most its LUTs and a strictly higher objective, or fewer
-LUTs and at least its objective; of points with equal LUTs and objective the lowest index is kept.  With the
-committed model in the table, each front point also gets `auc_drop_max`: the largest loss of firmware AUC on
-any signal against the committed model on the same samples (negative: better on every signal).
+LUTs and at least its objective; of points with equal LUTs and objective the lowest index is kept; points whose
+objective is empty (failed, or `auc_diff_min` without a committed row) are left out.
 """
 
 from __future__ import annotations
@@ -31,18 +30,13 @@ def front_mask(lut: np.ndarray, objective: np.ndarray) -> np.ndarray:
 
 def write_front(rows: list[dict[str, str]], output: Path, objective: str, part: str) -> dict[str, Any]:
     """`pareto.csv` (front points by increasing LUTs) and `pareto.png` from the results table's rows."""
-    points = [r for r in rows if r["status"] == "ok" and r["point"] != "committed"]
+    points = [r for r in rows if r["status"] == "ok" and r["point"] != "committed" and r[objective] != ""]
     committed = next((r for r in rows if r["point"] == "committed" and r["status"] == "ok"), None)
     lut = np.array([float(r["lut"]) for r in points])
     value = np.array([float(r[objective]) for r in points])
     mask = front_mask(lut, value) if points else np.zeros(0, dtype=bool)
     front = sorted((r for r, on in zip(points, mask) if on), key=lambda r: (float(r["lut"]), int(r["point"])))
-    signals = [c[len("auc_"):] for c in (rows[0] if rows else {}) if c.startswith("auc_")
-               and c not in ("auc_mean", "auc_min", "auc_float_mean")]
-    for r in front:
-        r["auc_drop_max"] = ("" if committed is None else
-                             repr(max(float(committed[f"auc_{s}"]) - float(r[f"auc_{s}"]) for s in signals)))
-    header = list(rows[0]) + ["auc_drop_max"] if rows else ["point"]
+    header = list(rows[0]) if rows else ["point"]
     with atomic_path(output / FRONT_FILE) as tmp, tmp.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, header, extrasaction="ignore")
         writer.writeheader()

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from codesign.sweep.table import DIFF_COLUMN
 from codesign.train.axol1tl import Samples
 from codesign.zoo.card import CARD_FILE, ENCODER_FILE, METRICS_FILE, Card
 
@@ -105,8 +106,9 @@ ESTIMATE_COLUMNS = ("lut", "ff", "dsp", "lut_pct", "latency_cycles", "latency_ns
 
 
 def physics_columns(signals: list[str], working_points: list[str]) -> list[str]:
-    """Physics columns of the results table, in order (`physics`)."""
-    return ["zero_weight_fraction", "auc_mean", "auc_min", "auc_float_mean", *(f"auc_{s}" for s in signals),
+    """Physics columns of the results table, in order (`physics`; `auc_diff_min`: `codesign.sweep.table`)."""
+    return ["zero_weight_fraction", "auc_mean", "auc_min", DIFF_COLUMN, "auc_float_mean",
+            *(f"auc_{s}" for s in signals),
             *(c for wp in working_points for c in (f"eff_{wp}_mean", *(f"eff_{wp}_{s}" for s in signals)))]
 
 

@@ -34,7 +34,7 @@ from codesign.errors import CodesignError, one_line
 from codesign.metrics.report import Sample
 from codesign.sweep.grid import Grid, Point, apply, card_hash, load_grid, point_key
 from codesign.sweep.point import ESTIMATE_COLUMNS, SweepData, Task, physics_columns, run_point
-from codesign.sweep.table import appending, column_types, read_table, rewrite
+from codesign.sweep.table import DIFF_COLUMN, appending, column_types, read_table, rewrite
 from codesign.train.axol1tl import Samples
 from codesign.zoo.card import ENCODER_FILE, Card, load_card
 
@@ -71,7 +71,12 @@ def sweep(model: str | Path, output: Path, grid: Path | None = None, scheduler: 
     if spec.objective not in numeric:
         raise CodesignError(f"sweep file {spec.source}: objective {spec.objective!r} is not a column of the table; "
                             f"choose one of {', '.join(c for c in numeric if c.startswith(('auc_', 'eff_')))}")
+    if spec.objective == DIFF_COLUMN and (spec.search or not card.encoder_path.is_file()):
+        raise CodesignError(f"sweep file {spec.source}: objective {DIFF_COLUMN} compares the points with the committed "
+                            "model when the sweep ends, so it needs a grid (not a search) and a model with weights; "
+                            "choose auc_mean or auc_min")
     types = column_types(header, figures, spec.parameters)
+    signals = card.data["training"]["signals"]
     # the points known before running (a grid entry the card does not have fails here, before any work)
     tasks = _committed(card, spec)
     if spec.search:  # its points come from the oracle: the entries are checked on the grid's first point
@@ -88,7 +93,7 @@ def sweep(model: str | Path, output: Path, grid: Path | None = None, scheduler: 
         _open_folder(output, card)  # after the scheduler answered: nothing is written before
         _describe(output, card, spec, tasks)
         # before appending: a torn last line goes (a search keeps every row: its points are not known yet)
-        rewrite(results, header, lambda row: spec.search is not None or row["key"] in keys, types)
+        rewrite(results, header, lambda row: spec.search is not None or row["key"] in keys, types, signals)
         runner = _Runner(client, output, header, types, lambda: _checked(data, card, spec, jobs, progress),
                          progress) if client is not None else None
         if spec.search:
@@ -97,7 +102,7 @@ def sweep(model: str | Path, output: Path, grid: Path | None = None, scheduler: 
             _describe(output, card, spec, tasks, trials)
         elif todo:
             runner.run(todo)
-    rows = rewrite(results, header, lambda row: row["key"] in keys, types)
+    rows = rewrite(results, header, lambda row: row["key"] in keys, types, signals)
     summary = write_front(rows, output, spec.objective, spec.part)
     return {"folder": str(output), "points": sum(r["point"] != "committed" for r in rows),
             "failed": sum(r["status"] == "failed" for r in rows), "reused": len(keys & earlier.keys()),

@@ -1,6 +1,10 @@
 """The sweep's results table: `results.csv` (rows appended as points finish, rewritten sorted) and beside it
 `results.parquet`, the same rows with typed columns (figures and numeric grid values as numbers, empty cells
-null), rewritten from the CSV each time the CSV changes."""
+null), rewritten from the CSV each time the CSV changes.
+
+`auc_diff_min` compares each point with the committed model on the same samples: the smallest difference of
+firmware AUCs over the signals (point minus committed; >= -0.01 is "within 0.01 on every signal").  It is filled
+when the table is rewritten (at the start and the end of a run), from the `committed` row; empty without one."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from codesign.atomic import atomic_path
 PARQUET_SUFFIX = ".parquet"
 #: Integer figure columns; the other figures are floats.
 INTEGER_COLUMNS = ("lut", "ff", "dsp", "latency_cycles")
+DIFF_COLUMN = "auc_diff_min"
 
 
 def read_table(results: Path) -> list[dict[str, str]]:
@@ -30,11 +35,21 @@ def read_table(results: Path) -> list[dict[str, str]]:
     return sorted(rows.values(), key=lambda r: -1 if r["point"] == "committed" else int(r["point"]))
 
 
+def versus_committed(rows: list[dict[str, str]], signals: list[str]) -> None:
+    """Set every row's `auc_diff_min`: min over `signals` of (its firmware AUC - the committed row's); empty for a
+    failed row, and for every row without a finished committed one."""
+    committed = next((r for r in rows if r["point"] == "committed" and r["status"] == "ok"), None)
+    for row in rows:
+        row[DIFF_COLUMN] = ("" if committed is None or row["status"] != "ok" else
+                            repr(min(float(row[f"auc_{s}"]) - float(committed[f"auc_{s}"]) for s in signals)))
+
+
 def rewrite(results: Path, header: list[str], keep: Callable[[dict[str, str]], bool],
-            types: dict[str, str]) -> list[dict[str, str]]:
-    """The table's rows that `keep` accepts, sorted (`read_table`), written atomically with `header` (and the
-    Parquet twin)."""
+            types: dict[str, str], signals: list[str]) -> list[dict[str, str]]:
+    """The table's rows that `keep` accepts, sorted (`read_table`), `auc_diff_min` filled for `signals`, written
+    atomically with `header` (and the Parquet twin)."""
     ordered = [row for row in read_table(results) if keep(row)]
+    versus_committed(ordered, signals)
     with atomic_path(results) as tmp, tmp.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, header, extrasaction="ignore", restval="")
         writer.writeheader()

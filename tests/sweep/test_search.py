@@ -1,5 +1,5 @@
-"""keras-tuner searches over a sweep grid (the oracle driven directly, objectives from table rows) and the
-results table's Parquet twin."""
+"""keras-tuner searches over a sweep grid (the oracle driven directly, objectives from table rows), the
+results table's Parquet twin and its comparison with the committed model."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import math
 
 import pytest
 
-from codesign.sweep import load_grid
+from codesign.sweep import load_grid, sweep
 from codesign.sweep.search import make_oracle, propose, report
-from codesign.sweep.table import column_types, write_parquet
+from codesign.sweep.table import column_types, versus_committed, write_parquet
 from codesign.zoo import load_card
 from tests.sweep.conftest import tiny_card
 
@@ -125,3 +125,28 @@ def test_bad_search_entries_are_refused_in_one_line(tmp_path, entry, message):
     with pytest.raises(CodesignError, match=message) as err:
         load_grid(tmp_path / "grid.yaml")
     assert "\n" not in str(err.value) and "search: {method: random, trials: 12, seed: 1}" in str(err.value)
+
+
+def test_auc_diff_min_is_the_worst_signal_against_the_committed_row():
+    rows = [{"point": "committed", "status": "ok", "auc_a": "0.90", "auc_b": "0.60"},
+            {"point": "0", "status": "ok", "auc_a": "0.95", "auc_b": "0.58"},  # better on a, worse on b
+            {"point": "1", "status": "ok", "auc_a": "0.89", "auc_b": "0.70"},
+            {"point": "2", "status": "failed", "auc_a": "", "auc_b": ""}]
+    versus_committed(rows, ["a", "b"])
+    assert [r["auc_diff_min"] for r in rows[2:]] == [repr(0.89 - 0.90), ""]
+    assert float(rows[0]["auc_diff_min"]) == 0 and math.isclose(float(rows[1]["auc_diff_min"]), -0.02)
+    assert float(rows[1]["auc_diff_min"]) < float(rows[2]["auc_diff_min"]) < 0
+    alone = rows[1:]  # no committed row (a model without weights): nothing to compare with
+    versus_committed(alone, ["a", "b"])
+    assert {r["auc_diff_min"] for r in alone} == {""}
+
+
+@pytest.mark.parametrize("extra", ["", "search: {method: random, trials: 2}\n"])
+def test_auc_diff_min_objective_needs_a_grid_and_committed_weights(tmp_path, extra):
+    from codesign.errors import CodesignError
+
+    tiny_card(tmp_path / "card")  # without weights
+    (tmp_path / "grid.yaml").write_text(f"objective: auc_diff_min\n{extra}grid: {{architecture.latent: [2, 3]}}\n")
+    with pytest.raises(CodesignError, match="needs a grid .not a search. and a model with weights"):
+        sweep(tmp_path / "card", tmp_path / "out", grid=tmp_path / "grid.yaml")
+    assert not (tmp_path / "out").exists()
