@@ -1,26 +1,37 @@
-"""The bit-exact emulator of a fixed-point graph: integer numpy, vectorised over events.
+"""The bit-exact emulator of a fixed-point graph, vectorised over events.
 
-Counts are integer-valued floats while every format of the graph, accumulators included, fits the
-float's significand (float32 up to 23 bits, float64 up to 52: `count_dtype`): dense layers are then BLAS
-matrix products, and convolutions too (`_band_matrix`).  Wider graphs run on int64 (up to 62 bits) or
-Python integers, still exactly.  The graph is compiled once per call into steps with their matrices in the
-number type (`_compile`); events run in cache-sized chunks, on parallel threads (numpy releases the GIL).
+Graphs of Quantize, Reshape, Dense and Conv2D whose values float64 holds exactly (every zoo model) run on the
+fused numba kernels of `fused.py` (`_fused_stages`): one stage per weighted op with the casts around it,
+wrapping accumulators included.  Other graphs (pooling, upsampling, Scale, wider values), and chunks with
+inputs beyond what the kernels take, run on numpy steps: counts are integer-valued floats while every format
+of the graph, accumulators included, fits the float's significand (float32 up to 23 bits, float64 up to 52:
+`count_dtype`): dense layers are then BLAS matrix products, and convolutions too (`_band_matrix`).  Wider graphs
+run on int64 (up to 62 bits) or Python integers, still exactly.  The graph is compiled once per call
+(`_compile`); events run in chunks on parallel threads (numpy and the kernels release the GIL).
 """
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import threadpool_limits
 
 from codesign.fixed.fixed_format import FLOAT32_BITS, FLOAT_BITS, FixedFormat, count_dtype
-from codesign.fixed.fused import Stage, acc_dtype, cast_bits, cast_row, unblock
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Scale, Upsample2D, gather
 
+if TYPE_CHECKING:
+    from codesign.fixed.fused import Stage
+
 CHUNK_EVENTS = 4096
+#: Until a call this large has loaded the fused kernels into the process, calls run on the numpy steps: loading
+#: them from numba's cache took 3-7 s on the loaded 2-core machine (their first compilation 12 s), which the
+#: CICADA v2 student's 2.5 us of CPU saved per event repay only on large calls (training, rates, `codesign
+#: emulate` on samples), not on synth's or verify's 10,000 vectors.
+FUSED_MIN_EVENTS = 100_000
 Step = Callable[[np.ndarray], np.ndarray]
 
 
@@ -33,7 +44,10 @@ def emulate_ints(graph: Graph, x_counts: np.ndarray, threads: int = 2) -> np.nda
     if dtype == np.float32:  # for chunks with counts beyond the input format, which float32 may not hold
         steps[np.float64] = _compile(graph, np.float64)
 
-    fused = _fused_stages(graph) if x.dtype.kind in "iuf" and x.dtype.itemsize >= 4 else None
+    fused = None
+    if (len(x) >= FUSED_MIN_EVENTS or "codesign.fixed.fused" in sys.modules) and x.dtype.kind in "iuf" \
+            and x.dtype.itemsize >= 4:
+        fused = _fused_stages(graph)
 
     def run(start: int) -> np.ndarray:
         values, kind = x[start : start + CHUNK_EVENTS], dtype
@@ -41,8 +55,9 @@ def emulate_ints(graph: Graph, x_counts: np.ndarray, threads: int = 2) -> np.nda
             out = values
             for n, stage in enumerate(fused):
                 out = out if out is None else stage.run(out, first=n == 0)
-            if out is not None:
-                return unblock(out, len(values)).reshape(len(values), *graph.output_shape)
+            if out is not None:  # blocks (block, value, event) to (event, value)
+                out = out.transpose(0, 2, 1).reshape(-1, out.shape[1])[: len(values)]
+                return out.reshape(len(values), *graph.output_shape)
         if kind == np.float32 and values.size and max(values.max(), -values.min()) >= 2**FLOAT32_BITS:
             kind = np.float64
         # integer counts, never floats
@@ -93,7 +108,9 @@ def _compile(graph: Graph, dtype) -> list[Step]:
 def _fused_stages(graph: Graph) -> list[Stage] | None:
     """The graph as `fused` kernel stages: each weighted op with the casts before it (the graph's input cast)
     and after it.  None for graphs with other operations than Quantize, Reshape, Dense and Conv2D (a Reshape
-    keeps channels-last counts in order), with none of the weighted ones, or with a value float64 does not hold exactly."""
+    keeps channels-last counts in order), with none of the weighted ones, or with a value float64 does not hold
+    exactly."""
+    from codesign.fixed.fused import acc_dtype, cast_bits, cast_row  # imports numba: only for calls that use it
     if graph.max_width > FLOAT_BITS or not all(isinstance(op, (Quantize, Reshape, Dense, Conv2D)) for op in graph.ops):
         return None
     segments: list[list] = [[]]  # the casts before the first weighted op; each weighted op and the casts after it
@@ -129,6 +146,8 @@ def _fused_stage(op: Dense | Conv2D, frac_in: int, shape: tuple[int, ...], pre: 
     (`acc_dtype`).  `input_format`: the graph's, for its first weighted op, whose inputs must stay exact float64
     counts after the first cast's left shift (or lie in the input format when no cast comes first), else the
     chunk takes the numpy path."""
+    from codesign.fixed.fused import Stage, acc_dtype
+
     dtype = acc_dtype(op.sum_format.width)
     if isinstance(op, Conv2D):
         idx, channels, matrix = op.window.indices(shape[:2]).reshape(-1, len(op.matrix) // shape[2]), shape[2], op.matrix

@@ -1,18 +1,22 @@
-"""The emulator's fused kernel: a Dense / Conv2D with the casts around it, in one numba pass over the events.
+"""The emulator's fused kernels: each Dense / Conv2D with the casts around it, in one numba pass per block of events.
 
-Why a hand-written kernel: numpy runs one operation at a time over a whole chunk, and on the CICADA v2
-student the element-wise casts between the products cost more than the products (measured per step, one
-thread, ns per event: input cast 1770, band-matrix conv 1140, its ReLU cast 1010, dense 820; in float32
-the steps still add up to more than 2 us per event).  Here every value is cast where it is read or summed,
-while it is in cache.  The casts are exact int64 arithmetic (wrapping accumulators included); the products
-are summed in the type of the stage's weights, which the emulator picks so that every partial sum is an
-exact integer (`acc_dtype`): float32 below 2**24, float64 below 2**53, else int64.
+Why hand-written kernels: numpy runs one operation at a time over a whole chunk, and on the CICADA v2 student
+the element-wise casts between the products cost more than the products (one thread, CPU ns per event: input
+cast 1770, band-matrix conv 1140, its ReLU cast 1010, dense 820; in float32 the steps still add up to more
+than 2 us).  Here a block of `BLOCK` events is cast, summed and cast again while it is in cache, every buffer
+laid out (value, event) so the innermost loops run over the block's events, the same operation on each
+(vectorised).  Measured on the way (2-core AVX2 machine, shared): int32/int64 casts did not vectorise (numba
+widens int32 arithmetic to int64, AVX2 has no 64-bit arithmetic shift or min), one array view per row cost more
+than the row's loop, and copies between two arrays of one type are checked for overlap; so the casts run on
+float64 counts over flat views (`FixedFormat.requantize`'s float path: exact below 2**52) and the products in
+float32 where every partial sum of the op stays below 2**24 (`acc_dtype`, from its formats), else float64:
+integers either way, so the sums are exact in any order (fastmath may reorder them).
 
-A stage is ``post(affine(pre(x)))`` per output pixel: `pre`, the casts of every input (the graph's input
-cast, before its first weighted op); `affine`, the sum of the pixel's taps (`idx`: a Conv2D's im2col map
+A stage is ``post(affine(pre(x)))`` per output pixel: `pre`, the casts of the graph's input (its input cast,
+before its first weighted op); `affine`, the sum of the pixel's taps (`idx`: a Conv2D's im2col map
 `Window.indices`, a Dense's one pixel of all inputs) times the weights, plus the bias; `post`, the op's
-explicit accumulator and result and the Quantize ops after it.  The emulator builds the stages
-(`emulator._fused_stages`).
+explicit accumulator (wrapping) and result and the Quantize ops after it.  The emulator builds the stages
+(`emulator._fused_stages`) and keeps its numpy steps for other graphs and for inputs beyond `Stage.in_limit`.
 """
 
 from __future__ import annotations
@@ -76,11 +80,6 @@ class Stage:
                                        self.in_limit, out, np.zeros((n_in, BLOCK)), values, sums) else None
         _stage(x, self.idx, self.channels, self.weight, self.bias, self.post, out, values, sums)
         return out
-
-
-def unblock(blocks: np.ndarray, events: int) -> np.ndarray:
-    """A stage's outputs in blocks as (events, values)."""
-    return blocks.transpose(0, 2, 1).reshape(-1, blocks.shape[1])[:events]
 
 
 @numba.njit(nogil=True, cache=True)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from codesign.fixed import Conv2D, Dense, FixedFormat, emulate_ints, lower_keras
+from codesign.fixed import emulator
 from codesign.fixed.emulator import CHUNK_EVENTS, _compile, _fused_stages
 from codesign.fixed.fixed_format import FLOAT32_BITS, OVERFLOW_MODES, ROUNDING_MODES
 from codesign.fixed.fused import _casts, cast_row
@@ -54,8 +55,14 @@ def graphs():
     return get
 
 
+@pytest.fixture
+def fused_always(monkeypatch):
+    """The fused kernels for calls of any size (`FUSED_MIN_EVENTS`)."""
+    monkeypatch.setattr(emulator, "FUSED_MIN_EVENTS", 0)
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_number_types_agree(graphs, name):
+def test_number_types_agree(graphs, name, monkeypatch):
     graph = graphs(name)
     rng = np.random.default_rng(3)
     x = graph.input_format.quantize(edge_case_vectors(graph, 3000, rng)).astype(np.int64)
@@ -68,6 +75,9 @@ def test_number_types_agree(graphs, name):
     want = run(graph, x, object)
     for dtype in exact_types:
         assert np.array_equal(run(graph, x, dtype), want), dtype
+    assert np.array_equal(emulate_ints(graph, x), want)
+    monkeypatch.setattr(emulator, "FUSED_MIN_EVENTS", 0)  # the fused kernels where the graph has them
+    assert (_fused_stages(graph) is not None) == (name in STUDENTS or name == "cicada_v2_like")
     assert np.array_equal(emulate_ints(graph, x), want)
 
 
@@ -161,7 +171,7 @@ def _extreme_inputs(graph: Graph) -> np.ndarray:
 
 
 @pytest.mark.parametrize("name", ["cicada", "cicada_v1"])
-def test_fused_path_wraps_like_python_ints(name):
+def test_fused_path_wraps_like_python_ints(name, fused_always):
     """The fused kernels (the emulator's path for the committed students) against the Python-int steps on inputs
     that make the dense accumulator wrap, checked to wrap: per output the region ETs that drive its sum to either
     extreme, random 0/1023 patterns, all zero, all saturated, over-range counts.  v1's deployed 26-bit accumulator
@@ -184,7 +194,7 @@ def test_fused_path_wraps_like_python_ints(name):
     assert np.array_equal(emulate_ints(graph, x[:7]), want[:7])  # a chunk shorter than a block
 
 
-def test_fused_gives_way_to_numpy_beyond_float64():
+def test_fused_gives_way_to_numpy_beyond_float64(fused_always):
     """Counts whose left-shifted images float64 cannot hold make the chunk take the numpy path, exactly."""
     graph = load_model("cicada_v1").graph
     x = np.random.default_rng(12).integers(0, 1024, (300, 252))
