@@ -29,8 +29,9 @@ if TYPE_CHECKING:
 CHUNK_EVENTS = 4096
 #: Until a call this large has loaded the fused kernels into the process, calls run on the numpy steps: loading
 #: them from numba's cache took 3-7 s on the loaded 2-core machine (their first compilation 12 s), which the
-#: CICADA v2 student's 2.5 us of CPU saved per event repay only on large calls (training, rates, `codesign
-#: emulate` on samples), not on synth's or verify's 10,000 vectors.
+#: CICADA v2 student's 2.5 us of CPU saved per event repay only on large calls (thresholds and metrics on the
+#: reference zero bias in training and `rates`), not on synth's or verify's 10,000 vectors or on `codesign
+#: emulate`'s chunks of 65,536 rows.
 FUSED_MIN_EVENTS = 100_000
 Step = Callable[[np.ndarray], np.ndarray]
 
