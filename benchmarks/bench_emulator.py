@@ -4,13 +4,15 @@
 
 Target (issue 11): >= 1M events/s on 2 cores for the v2 student (`models/cicada`).  Inputs are counts of each
 network's input format: CICADA's region ETs mostly quiet (0-7 counts) with 20% hot regions (0-1023); AXOL1TL's
-uniform over its input range.  Each figure is the best of 3 runs (wall time); the number type the emulator
-picked (`count_dtype` of the graph's widest value) is printed beside it.
+uniform over its input range.  Each figure is the best of 3 runs (wall time), with the 1-minute load average
+(the machine may be shared); the path is printed beside it: `fused` (the numba kernels, `fixed/fused.py`) or the
+number type of the numpy steps (`count_dtype` of the graph's widest value).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -39,6 +41,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from codesign.fixed import emulate_ints
+    from codesign.fixed.emulator import _fused_stages
     from codesign.fixed.fixed_format import count_dtype
     from codesign.zoo.loading import load_model
 
@@ -46,11 +49,13 @@ def main() -> None:
     for name in args.models:
         graph = load_model(name).graph
         x = inputs(graph, args.events, rng)
-        dtype = np.dtype(count_dtype(graph.max_width)).name
+        path = "fused" if _fused_stages(graph) else np.dtype(count_dtype(graph.max_width)).name
+        emulate_ints(graph, x[:100])  # numba's compilation (or the load of its cached code) is not timed
         for threads in (1, 2):
             seconds = best_seconds(lambda: emulate_ints(graph, x, threads=threads))
-            print(f"emulator {name} ({dtype}, {threads} thread{'s' * (threads > 1)}): "
-                  f"{args.events / seconds / 1e6:.2f} M events/s ({args.events} events, {seconds:.3f} s)")
+            print(f"emulator {name} ({path}, {threads} thread{'s' * (threads > 1)}): "
+                  f"{args.events / seconds / 1e6:.2f} M events/s ({args.events} events, {seconds:.3f} s; "
+                  f"load average {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ def main() -> None:
 
     from codesign.fixed import Graph, Quantize, emulate_ints, lower_keras
     from codesign.rtl import latency_cutoff, run_logic, trace_graph, write_rtl
-    from codesign.rtl.numba_cache import configure_numba_cache
+    from codesign.cache import configure_numba_cache
 
     print(f"numba cache: {configure_numba_cache()}")
     graph = lower_keras(qkeras_mlp())[0]

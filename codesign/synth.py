@@ -144,7 +144,8 @@ def _build(model: LoadedModel, fpga, clock_mhz, reuse_factor, n_vectors, rng, tm
            timings: Timings, estimate: str, progress, one_offs: OneOffs, combinational: bool = False) -> dict:
     from codesign.hls import compare, write_project
     from codesign.rtl import write_rtl, write_trigger_rtl
-    from codesign.rtl.numba_cache import COLD_COMPILE_S, configure_numba_cache, finish_compiling
+    from codesign.cache import configure_numba_cache
+    from codesign.rtl.numba_cache import COLD_COMPILE_S, finish_compiling
 
     graph, chain = model.graph, model.chain
     with timings.stage("hls_write"):

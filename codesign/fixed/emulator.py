@@ -1,25 +1,38 @@
-"""The bit-exact emulator of a fixed-point graph: integer numpy, vectorised over events.
+"""The bit-exact emulator of a fixed-point graph, vectorised over events.
 
-Counts are integer-valued floats while every format of the graph, accumulators included, fits the
-float's significand (float32 up to 23 bits, float64 up to 52: `count_dtype`): dense layers are then BLAS
-matrix products, and convolutions too (`_band_matrix`).  Wider graphs run on int64 (up to 62 bits) or
-Python integers, still exactly.  The graph is compiled once per call into steps with their matrices in the
-number type (`_compile`); events run in cache-sized chunks, on parallel threads (numpy releases the GIL).
+Graphs of Quantize, Reshape, Dense and Conv2D whose values float64 holds exactly (every zoo model) run on the
+fused numba kernels of `fused.py` (`_fused_stages`): one stage per weighted op with the casts around it,
+wrapping accumulators included.  Other graphs (pooling, upsampling, Scale, wider values), and chunks with
+inputs beyond what the kernels take, run on numpy steps: counts are integer-valued floats while every format
+of the graph, accumulators included, fits the float's significand (float32 up to 23 bits, float64 up to 52:
+`count_dtype`): dense layers are then BLAS matrix products, and convolutions too (`_band_matrix`).  Wider graphs
+run on int64 (up to 62 bits) or Python integers, still exactly.  The graph is compiled once per call
+(`_compile`); events run in chunks on parallel threads (numpy and the kernels release the GIL).
 """
 
 from __future__ import annotations
 
+import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 from threadpoolctl import threadpool_limits
 
-from codesign.fixed.fixed_format import FLOAT32_BITS, count_dtype
+from codesign.fixed.fixed_format import FLOAT32_BITS, FLOAT_BITS, FixedFormat, count_dtype
 from codesign.fixed.graph import Conv2D, Dense, Graph, Pool2D, Quantize, Reshape, Scale, Upsample2D, gather
 
+if TYPE_CHECKING:
+    from codesign.fixed.fused import Stage
+
 CHUNK_EVENTS = 4096
+#: Until a call this large has loaded the fused kernels into the process, calls run on the numpy steps: loading
+#: them from numba's cache took 3-7 s on the loaded 2-core machine (their first compilation 12 s), which the
+#: CICADA v2 student's 2.5 us of CPU saved per event repay only on large calls (thresholds and metrics on the
+#: reference zero bias in training and `rates`), not on synth's or verify's 10,000 vectors or on `codesign
+#: emulate`'s chunks of 65,536 rows.
+FUSED_MIN_EVENTS = 100_000
 Step = Callable[[np.ndarray], np.ndarray]
 
 
@@ -32,8 +45,20 @@ def emulate_ints(graph: Graph, x_counts: np.ndarray, threads: int = 2) -> np.nda
     if dtype == np.float32:  # for chunks with counts beyond the input format, which float32 may not hold
         steps[np.float64] = _compile(graph, np.float64)
 
+    fused = None
+    if (len(x) >= FUSED_MIN_EVENTS or "codesign.fixed.fused" in sys.modules) and x.dtype.kind in "iuf" \
+            and x.dtype.itemsize >= 4:
+        fused = _fused_stages(graph)
+
     def run(start: int) -> np.ndarray:
         values, kind = x[start : start + CHUNK_EVENTS], dtype
+        if fused:
+            out = values
+            for n, stage in enumerate(fused):
+                out = out if out is None else stage.run(out, first=n == 0)
+            if out is not None:  # blocks (block, value, event) to (event, value)
+                out = out.transpose(0, 2, 1).reshape(-1, out.shape[1])[: len(values)]
+                return out.reshape(len(values), *graph.output_shape)
         if kind == np.float32 and values.size and max(values.max(), -values.min()) >= 2**FLOAT32_BITS:
             kind = np.float64
         # integer counts, never floats
@@ -79,6 +104,67 @@ def _compile(graph: Graph, dtype) -> list[Step]:
             steps.append(lambda v, op=op: v.reshape(len(v), *op.shape))
         fmt, shape = op.output_format, out_shape
     return steps
+
+
+def _fused_stages(graph: Graph) -> list[Stage] | None:
+    """The graph as `fused` kernel stages: each weighted op with the casts before it (the graph's input cast)
+    and after it.  None for graphs with other operations than Quantize, Reshape, Dense and Conv2D (a Reshape
+    keeps channels-last counts in order), with none of the weighted ones, or with a value float64 does not hold
+    exactly."""
+    from codesign.fixed.fused import acc_dtype, cast_bits, cast_row  # imports numba: only for calls that use it
+    if graph.max_width > FLOAT_BITS or not all(isinstance(op, (Quantize, Reshape, Dense, Conv2D)) for op in graph.ops):
+        return None
+    segments: list[list] = [[]]  # the casts before the first weighted op; each weighted op and the casts after it
+    for op, shape in zip(graph.ops, [tuple(graph.input_shape), *graph.output_shapes]):
+        if isinstance(op, (Dense, Conv2D)):
+            segments.append([(op, shape)])
+        elif isinstance(op, Quantize):
+            segments[-1].append(op)
+    stages, fmt = [], graph.input_format
+    for n, ((op, shape), *quantizes) in enumerate(segments[1:]):
+        pre, post, frac, width, bits = [], [], fmt.frac, None, []  # width None: the graph's input (`in_limit`)
+        for cast in segments[0] if n == 0 else []:
+            pre.append(cast_row(cast.output_format, frac, cast.relu))
+            bits.append(cast.output_format.width if width is None else cast_bits(width, pre[-1]))
+            frac, width = cast.output_format.frac, cast.output_format.width
+        frac_in, frac, width = frac, op.sum_format.frac, op.sum_format.width
+        bits.append(width)
+        explicit = [(f, False) for f in (None if op.accum_holds else op.accum, op.result) if f is not None]
+        for cast, relu in explicit + [(q.output_format, q.relu) for q in quantizes]:
+            post.append(cast_row(cast, frac, relu))
+            bits.append(cast_bits(width, post[-1]))
+            frac, width = cast.frac, cast.width
+        if max(bits) > FLOAT_BITS:
+            return None
+        stages.append(_fused_stage(op, frac_in, shape, _rows(pre), _rows(post), graph.input_format if n == 0 else None))
+        fmt = quantizes[-1].output_format if quantizes else op.output_format
+    return stages or None
+
+
+def _fused_stage(op: Dense | Conv2D, frac_in: int, shape: tuple[int, ...], pre: np.ndarray, post: np.ndarray,
+                 input_format: FixedFormat | None) -> Stage:
+    """The weighted op's stage: its taps, and its weights and bias on its sum grid in the summing type
+    (`acc_dtype`).  `input_format`: the graph's, for its first weighted op, whose inputs must stay exact float64
+    counts after the first cast's left shift (or lie in the input format when no cast comes first), else the
+    chunk takes the numpy path."""
+    from codesign.fixed.fused import Stage, acc_dtype
+
+    dtype = acc_dtype(op.sum_format.width)
+    if isinstance(op, Conv2D):
+        idx, channels, matrix = op.window.indices(shape[:2]).reshape(-1, len(op.matrix) // shape[2]), shape[2], op.matrix
+    else:
+        idx, channels, matrix = np.zeros((1, 1), np.int64), shape[-1], op.weight
+    limit = 0.0
+    if input_format is not None and len(pre):
+        limit = 2.0 ** (FLOAT_BITS + min(int(pre[0, 0]), 0))
+    elif input_format is not None:
+        limit = max(-input_format.min_int, input_format.max_int) + 1.0
+    return Stage(idx.astype(np.int64), channels, np.ascontiguousarray(_shifted(op, matrix, frac_in, dtype).T),
+                 _scaled(op.bias, _grid(op) - op.bias_format.frac, dtype), pre, post, limit)
+
+
+def _rows(casts: list[np.ndarray]) -> np.ndarray:
+    return np.array(casts, np.float64).reshape(-1, 8)
 
 
 def _grid(op: Dense | Scale | Conv2D) -> int:

@@ -1,6 +1,7 @@
 """RTL generation: the fixed-point graph traced with da4ml, pipelined to a clock, written as Verilog."""
 
-from codesign.rtl.numba_cache import cache_cost_model, configure_numba_cache, use_serial_solver
+from codesign.cache import configure_numba_cache
+from codesign.rtl.numba_cache import cache_cost_model, use_serial_solver
 
 configure_numba_cache()  # before anything imports da4ml (its numba kernels are compiled and cached)
 

@@ -15,35 +15,17 @@ it no longer waits for those ten-odd seconds.
 
 from __future__ import annotations
 
-import os
 import sys
 import types
-from pathlib import Path
 
 import numpy as np
 
-from codesign.cache import cache_dir
+from codesign.cache import configure_numba_cache
 from codesign.proc import Background
 
-#: LLVM optimisation level of the one-off compilation.  Measured on a cold AXOL1TL synth (user CPU seconds of the
-#: whole command, loaded 2-core machine): level 3 (numba's default) 171 s, level 1 112 s, level 0 110 s; the warm
-#: synth (cached kernels: the solver's run time) 23.9 s at level 3, 21.7 s at level 1; byte-identical RTL.
-COMPILE_OPT = 1
-#: What the one-off compilation costs, for the progress line (serial solver at `COMPILE_OPT`, CPU seconds).
+#: What the one-off compilation costs, for the progress line (serial solver at `codesign.cache.COMPILE_OPT`, CPU
+#: seconds).
 COLD_COMPILE_S = 90
-
-
-def configure_numba_cache() -> Path:
-    """Point numba's cache at `$NUMBA_CACHE_DIR`, else the codesign cache, and compile at `NUMBA_OPT` (default
-    `COMPILE_OPT`); call before importing da4ml."""
-    if not os.environ.get("NUMBA_CACHE_DIR"):
-        os.environ["NUMBA_CACHE_DIR"] = str(cache_dir("numba"))
-    os.environ.setdefault("NUMBA_OPT", str(COMPILE_OPT))
-    if "numba" in sys.modules:  # numba read its configuration at import: make it read the folder again
-        from numba.core import config
-
-        config.reload_config()
-    return Path(os.environ["NUMBA_CACHE_DIR"])
 
 
 def use_serial_solver() -> None:

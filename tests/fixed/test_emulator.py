@@ -1,18 +1,24 @@
-"""The emulator's number types (float32, float64, int64, Python ints) agree bit for bit on convolutional and
-dense graphs, edge cases included; convolutions (band matrices) equal a per-window Python-int reference."""
+"""The emulator's number types (float32, float64, int64, Python ints) and its fused kernels agree bit for bit on
+convolutional and dense graphs, edge cases included (wrapping accumulators, every cast mode); convolutions (band
+matrices) equal a per-window Python-int reference."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from codesign.fixed import Conv2D, emulate_ints, lower_keras
-from codesign.fixed.emulator import CHUNK_EVENTS, _compile
-from codesign.fixed.fixed_format import FLOAT32_BITS
+from codesign.fixed import Conv2D, Dense, FixedFormat, emulate_ints, lower_keras
+from codesign.fixed import emulator
+from codesign.fixed.emulator import CHUNK_EVENTS, _compile, _fused_stages
+from codesign.fixed.fixed_format import FLOAT32_BITS, OVERFLOW_MODES, ROUNDING_MODES
+from codesign.fixed.fused import _casts, cast_row
 from codesign.fixed.graph import Graph, gather
 from codesign.fixed.precisions import parse_precisions
 from codesign.hls import edge_case_vectors
 from codesign.zoo.card import load_card
+from codesign.zoo.loading import load_model
 from codesign.zoo.cicada import student
 
 from tests.fixed.test_conv import CASES, conv_net
@@ -49,8 +55,14 @@ def graphs():
     return get
 
 
+@pytest.fixture
+def fused_always(monkeypatch):
+    """The fused kernels for calls of any size (`FUSED_MIN_EVENTS`)."""
+    monkeypatch.setattr(emulator, "FUSED_MIN_EVENTS", 0)
+
+
 @pytest.mark.parametrize("name", NAMES)
-def test_number_types_agree(graphs, name):
+def test_number_types_agree(graphs, name, monkeypatch):
     graph = graphs(name)
     rng = np.random.default_rng(3)
     x = graph.input_format.quantize(edge_case_vectors(graph, 3000, rng)).astype(np.int64)
@@ -63,6 +75,9 @@ def test_number_types_agree(graphs, name):
     want = run(graph, x, object)
     for dtype in exact_types:
         assert np.array_equal(run(graph, x, dtype), want), dtype
+    assert np.array_equal(emulate_ints(graph, x), want)
+    monkeypatch.setattr(emulator, "FUSED_MIN_EVENTS", 0)  # the fused kernels where the graph has them
+    assert (_fused_stages(graph) is not None) == (name in STUDENTS or name == "cicada_v2_like")
     assert np.array_equal(emulate_ints(graph, x), want)
 
 
@@ -95,3 +110,95 @@ def test_conv_equals_per_window_reference(graphs, name):
                              for n in range(len(out))], dtype=object) + (op.bias.astype(object) << bias_shift)
             assert op.accum is None and np.array_equal(out, want)
         values, fmt = out, op.output_format
+
+
+FORMATS = [FixedFormat(w, i, s, r, o) for w, i, s in ((10, 6, False), (8, 1, True), (26, 14, True), (40, 30, True), (1, 1, True))
+           for r in ROUNDING_MODES for o in OVERFLOW_MODES if s or o != "SAT_SYM"]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=str)
+def test_fused_cast_equals_integer_requantize(fmt):
+    """The kernel's cast (float64 counts) against `requantize` on Python ints: every mode, right shifts with
+    ties of both parities, left shifts, ReLU, counts past both ends (wrap and saturation), zeros, negatives."""
+    rng = np.random.default_rng(7)
+    for frac in (fmt.frac - 5, fmt.frac, fmt.frac + 1, fmt.frac + 6):
+        reach = 2 ** min(fmt.width + 3 + max(frac - fmt.frac, 0), 50)
+        counts = np.concatenate([rng.integers(-reach, reach, 3000), np.arange(-70, 70), [0, reach - 1, -reach],
+                                 (np.arange(-40, 40) * 2 + 1) << max(frac - fmt.frac - 1, 0)])  # ties when dropping bits
+        for relu in (False, True):
+            want = fmt.requantize(counts.astype(object), frac, relu=relu)
+            got = counts.astype(np.float64).reshape(1, -1)
+            _casts(got, cast_row(fmt, frac, relu).reshape(1, -1))
+            assert np.array_equal(got.ravel().astype(np.int64), want.astype(np.int64)), (frac, relu)
+
+
+def _dense_input(graph: Graph, x: np.ndarray) -> tuple[np.ndarray, Dense]:
+    """The values reaching the graph's first Dense (Python ints, flattened) and the op."""
+    values = x.astype(object)
+    for op, step in zip(graph.ops, _compile(graph, object)):
+        if isinstance(op, Dense):
+            return values.reshape(len(values), -1), op
+        values = step(values)
+    raise AssertionError("no Dense")
+
+
+def _extreme_inputs(graph: Graph) -> np.ndarray:
+    """Per output of the first Dense, the region ETs (0 or 1023) that maximise and that minimise its sum, chosen
+    per group of regions feeding Dense inputs of their own: each region (v1), each 2x2 conv patch (v2)."""
+    conv = any(isinstance(op, Conv2D) for op in graph.ops)
+    if conv:  # patch (i, j) of the 18 x 14 image: its four regions feed conv outputs (i * 7 + j) * 4 + channel
+        groups = [([(2 * i + a) * 14 + 2 * j + b for a in (0, 1) for b in (0, 1)], [(i * 7 + j) * 4 + c for c in range(4)])
+                  for i in range(9) for j in range(7)]
+    else:
+        groups = [([r], [r]) for r in range(252)]
+    levels, size = np.array([0, 16, 64, 256, 1023]), len(groups[0][0])
+    patterns = levels[np.stack(np.meshgrid(*[np.arange(len(levels))] * size, indexing="ij"), -1).reshape(-1, size)]
+    x = np.zeros((len(patterns), 252), np.int64)
+    for regions, _ in groups:
+        x[:, regions] = patterns
+    values, dense = _dense_input(graph, x)
+    weight = dense.weight.astype(object)
+    contrib = np.array([[values[k, feeds] @ weight[feeds] for k in range(len(patterns))] for _, feeds in groups])
+    out = []
+    for o in range(weight.shape[1]):
+        for pick in (np.argmax, np.argmin):
+            chosen = pick(contrib[:, :, o].astype(np.int64), axis=1)
+            event = np.zeros(252, np.int64)
+            for (regions, _), k in zip(groups, chosen):
+                event[regions] = patterns[k]
+            out.append(event)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("name", ["cicada", "cicada_v1"])
+def test_fused_path_wraps_like_python_ints(name, fused_always):
+    """The fused kernels (the emulator's path for the committed students) against the Python-int steps on inputs
+    that make the dense accumulator wrap, checked to wrap: per output the region ETs that drive its sum to either
+    extreme, random 0/1023 patterns, all zero, all saturated, over-range counts.  v1's deployed 26-bit accumulator
+    wraps; v2's is not reached (these inputs reach 60% of its range), so v2's is narrowed to ap_fixed<24,12>."""
+    graph = load_model(name).graph
+    if name == "cicada":
+        ops = [replace(op, accum=FixedFormat(24, 12)) if op.name == "dense1" else op for op in graph.ops]
+        graph = Graph(graph.name, graph.input_shape, graph.input_format, ops)
+    assert _fused_stages(graph) is not None
+    rng = np.random.default_rng(11)
+    x = np.concatenate([_extreme_inputs(graph), np.zeros((1, 252)), np.full((1, 252), 1023), np.full((1, 252), 5000),
+                        rng.choice([0, 1023], (3000, 252)), rng.choice([0, 1023], (3000, 252), p=[0.9, 0.1]),
+                        rng.integers(0, 1024, (2000, 252))]).astype(np.int64)
+    values, dense = _dense_input(graph, x)
+    sums = (values @ dense.weight.astype(object) + dense.bias.astype(object)) * 2 ** (dense.accum.frac - dense.exact_format.frac)
+    assert ((sums > dense.accum.max_int) | (sums < dense.accum.min_int)).any(), "no input made the accumulator wrap"
+    want = run(graph, x, object)
+    for threads in (1, 2):
+        assert np.array_equal(emulate_ints(graph, x.astype(np.float64), threads=threads), want)
+    assert np.array_equal(emulate_ints(graph, x[:7]), want[:7])  # a chunk shorter than a block
+
+
+def test_fused_gives_way_to_numpy_beyond_float64(fused_always):
+    """Counts whose left-shifted images float64 cannot hold make the chunk take the numpy path, exactly."""
+    graph = load_model("cicada_v1").graph
+    x = np.random.default_rng(12).integers(0, 1024, (300, 252))
+    x[5, 3], x[7, 0] = 2**60, -(2**61)  # saturate in the input cast
+    first = _fused_stages(graph)[0]
+    assert first.run(x, first=True) is None and first.run(x[8:], first=True) is not None
+    assert np.array_equal(emulate_ints(graph, x), run(graph, x, object))
