@@ -41,9 +41,8 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     import keras
     import tensorflow as tf
 
-    from codesign.train.pruning import MagnitudePruning
+    from codesign.train.pruning import MagnitudePruning, final_sparsity
     from codesign.zoo import axol1tl
-    from codesign.zoo.vae import layer_quantizer
 
     training = card.data["training"]
     epochs = check_epochs(card, epochs)
@@ -61,7 +60,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
         vae, encoder = axol1tl.build(card, quantized=quantized)
         vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss=axol1tl.vae_loss(training["beta"]))
         dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
-        sparsity = [layer_quantizer(card, layer.name, "pruning")["final_sparsity"] for layer in dense]
+        sparsity = final_sparsity(card, [layer.name for layer in dense])
         callbacks = [MagnitudePruning(dense, sparsity, epochs)] if any(sparsity) else []
         fit = dict(sample_weight=sample_weight, batch_size=training["batch_size"], shuffle=True, validation_split=0.1,
                    verbose=verbose)

@@ -8,7 +8,9 @@ The recipe of the deployed CICADA (``shared/reference/l1-systems.md``), on the c
 2. synthetic outliers (`outliers`) are added to the student's events only;
 3. the student's target is `codesign.zoo.cicada.target` of the teacher's per-event MSE; the student (the
    deployed v2 or v1 architecture of the card's ``architecture.student``, QAT with the deployed bit widths)
-   is trained with MAE, weighted;
+   is trained with MAE, weighted, and magnitude-pruned (`codesign.train.pruning`, as AXOL1TL) to the card's
+   ``quantization.pruning.final_sparsity``, per layer (``conv``, ``dense1``, ``dense2``) where
+   ``quantization.layers.<layer>.pruning.final_sparsity`` says: zero weights are adders the RTL does not build;
 4. training alternates in ``training.rounds`` rounds (default 1): each trains the teacher for its share of
    ``teacher.epochs``, then the student for its share of ``epochs`` on the targets of the teacher as it is
    then (`epochs_per_round`); the deployed recipe's one teacher epoch per 10 student epochs is ``rounds`` =
@@ -32,7 +34,7 @@ from codesign.atomic import atomic_path
 from codesign.errors import CodesignError
 from codesign.train.common import Samples, pool_tail, write_model
 from codesign.zoo.card import Card
-from codesign.zoo.cicada import REGIONS, TARGET_SCALE, student, target, teacher
+from codesign.zoo.cicada import KERNEL_LAYERS, REGIONS, TARGET_SCALE, student, target, teacher
 
 TEACHER_FILE = "teacher.h5"
 #: The ET range (counts of `ap_uint<10>`) of a region.
@@ -103,6 +105,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     import keras
     import tensorflow as tf
 
+    from codesign.fixed.graph import Conv2D, Dense
     from codesign.fixed.lower import lower_keras
     from codesign.fixed.precisions import parse_precisions
     from codesign.fixed.trigger import TriggerChain
@@ -110,6 +113,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     from codesign.metrics.rates import roc_auc, working_point
     from codesign.metrics.report import Model, evaluate
     from codesign.metrics.stats import effective_count, fraction
+    from codesign.train.pruning import MagnitudePruning, final_sparsity
 
     training = card.data["training"]
     epochs = training["student"]["epochs"] if epochs is None else epochs
@@ -119,6 +123,8 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     if not isinstance(rounds, int) or not 1 <= rounds <= min(epochs, teacher_epochs):
         raise CodesignError(f"card {card.folder}: training.rounds must be an integer from 1 to the teacher's and the "
                             f"student's epochs ({min(epochs, teacher_epochs)}), got {rounds!r}; nothing was written")
+    pruned = KERNEL_LAYERS[card.data["architecture"]["student"]]
+    sparsity = final_sparsity(card, list(pruned))
     flat = {key: np.asarray(raw).reshape(len(raw), -1) for key, raw in raws.items()}
     n_teacher, n_student = training["teacher"]["events"], training["student"]["events"]
     if n_teacher + n_student > len(flat["background"]):
@@ -150,7 +156,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     x_student = np.concatenate([flat["background"][student_rows], x_out]).astype(np.float32)
     w_student = np.concatenate([weights[student_rows], np.ones(n_out)])
     mix = rng.permutation(len(x_student))  # validation_split takes the last 10%: outliers in both
-    model = None
+    model, callbacks, done = None, [], 0
     for teacher_share, student_share in zip(epochs_per_round(teacher_epochs, rounds), epochs_per_round(epochs, rounds)):
         teacher_model.fit(x_teacher, x_teacher, sample_weight=weights[teacher_rows], epochs=teacher_share,
                           batch_size=training["batch_size"], shuffle=True, validation_split=0.1, verbose=verbose)
@@ -159,8 +165,12 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
             keras.utils.set_random_seed(training["seed"])
             model = student(card.data["architecture"]["student"], name=card.name)
             model.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss="mean_absolute_error")
-        history = model.fit(x_student[mix], y_student[mix], sample_weight=w_student[mix], epochs=student_share,
-                            batch_size=training["batch_size"], shuffle=True, validation_split=0.1, verbose=verbose)
+            if any(sparsity):  # one pruning schedule over all the student's epochs, whatever the rounds
+                callbacks = [MagnitudePruning([model.get_layer(name) for name in pruned], sparsity, epochs)]
+        history = model.fit(x_student[mix], y_student[mix], sample_weight=w_student[mix], epochs=done + student_share,
+                            initial_epoch=done, batch_size=training["batch_size"], shuffle=True, validation_split=0.1,
+                            callbacks=callbacks, verbose=verbose)
+        done += student_share
 
     graph, _ = lower_keras(model, precisions=parse_precisions(card.data.get("hls_config"), f"{card.name} card, hls_config"))
     chain = TriggerChain(card.scaling(), graph, card.score())
@@ -190,7 +200,9 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
         "background": {key: {"events": len(s.weights), "effective_events": effective_count(s.weights)}
                        for key, s in (("training", samples.background), ("reference", reference))},
         "training": {"teacher_events": n_teacher, "student_events": n_student, "outliers": n_out,
-                     "student_val_mae": float(history.history["val_loss"][-1])},
+                     "student_val_mae": float(history.history["val_loss"][-1]),
+                     "zero_weight_fraction": {op.name: float(np.mean(op.weight == 0)) for op in graph.ops
+                                              if isinstance(op, (Conv2D, Dense))}},  # after quantization
         "teacher_reference_events": n_ref,
         "score_lsb": firmware.lsb,
         "menu": report["menu"],

@@ -5,13 +5,34 @@ layers against tf_keras' classes, while QKeras builds on Keras 2.15 (`import ker
 is tfmot's polynomial decay: sparsity rises from 0 to `final_sparsity` over the first
 `ramp_fraction` of the epochs, pruned weights stay at zero (the mask is re-applied after every
 batch), and the smallest |w| of each kernel go first.  Each kernel has its own final sparsity (a card sets
-one per layer with `quantization.layers.<layer>.pruning.final_sparsity`, see `codesign.zoo.vae.layer_quantizer`).
+one per layer with `quantization.layers.<layer>.pruning.final_sparsity`, see `codesign.zoo.vae.layer_quantizer`;
+`final_sparsity` reads them for any trainer: AXOL1TL's encoder, CICADA's students).
 """
 
 from __future__ import annotations
 
 import keras
 import numpy as np
+
+from codesign.errors import CodesignError
+from codesign.zoo.card import Card
+
+
+def final_sparsity(card: Card, layers: list[str]) -> list[float]:
+    """Each of `layers`' final sparsity from the card: `quantization.pruning.final_sparsity`, overridden per layer by
+    `quantization.layers.<layer>.pruning.final_sparsity`, 0 where neither is set; other layer names are refused."""
+    from codesign.zoo.vae import layer_quantizer
+
+    where = f"card {card.folder / 'card.yaml'}: quantization.layers"
+    unknown = set((card.data.get("quantization") or {}).get("layers") or {}) - set(layers)
+    if unknown:
+        raise CodesignError(f"{where} names {', '.join(sorted(unknown))}; the model's layers are {', '.join(layers)}")
+    sparsity = [layer_quantizer(card, layer, "pruning").get("final_sparsity", 0.0) for layer in layers]
+    bad = [(layer, s) for layer, s in zip(layers, sparsity)
+           if isinstance(s, bool) or not isinstance(s, (int, float)) or not 0 <= s < 1]
+    if bad:
+        raise CodesignError(f"{where}: final_sparsity must be a number in [0, 1), got {bad[0][1]!r} for {bad[0][0]}")
+    return [float(s) for s in sparsity]
 
 
 class MagnitudePruning(keras.callbacks.Callback):

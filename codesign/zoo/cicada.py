@@ -21,6 +21,8 @@ import numpy as np
 #: (phi rows, eta columns) of the calorimeter regions.
 REGIONS = (18, 14)
 VERSIONS = ("v1", "v2")
+#: The layers with kernels (the ones pruning acts on) of each student.
+KERNEL_LAYERS = {"v1": ("dense1", "dense2"), "v2": ("conv", "dense1", "dense2")}
 #: The student's target: log(MSE) * TARGET_SCALE on the score's grid (2^-SCORE_FRAC) and range [0, 2^8).
 TARGET_SCALE, SCORE_FRAC, SCORE_INTEGER = 32.0, 8, 8
 #: Standard deviations of random weights: typical region ETs of tens of counts give unsaturated activations.

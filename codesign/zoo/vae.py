@@ -23,9 +23,10 @@ def bits(spec: dict) -> quantized_bits:
 
 
 def layer_quantizer(card: Card, layer: str, kind: str) -> dict:
-    """The quantizer spec of `kind` for `layer`: the card-wide spec, updated by the layer's own entries."""
-    q = card.data["quantization"]
-    return {**q[kind], **((q.get("layers") or {}).get(layer) or {}).get(kind, {})}
+    """The quantizer spec of `kind` for `layer`: the card-wide spec, updated by the layer's own entries (empty
+    where the card has neither)."""
+    q = card.data.get("quantization") or {}
+    return {**(q.get(kind) or {}), **((q.get("layers") or {}).get(layer) or {}).get(kind, {})}
 
 
 def sample(args):

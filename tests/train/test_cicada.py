@@ -81,11 +81,16 @@ def tiny() -> tuple[Samples, dict]:
     return samples, {key: raw for key, (_, raw) in loaded.items()}
 
 
+#: dense1's final sparsity in the tiny trainings.
+SPARSITY = 0.7
+
+
 def _tiny_card(folder):
     shutil.copytree(models_dir() / "cicada", folder, ignore=shutil.ignore_patterns("*.h5", "*.json", "*.md"))
     card = load_card(folder)
     card.data["training"].update(teacher={"events": 300, "epochs": 2, "reference_events": 500},
                                  student={"events": 300, "epochs": 3}, rounds=2, batch_size=64, signals=["hot"])
+    card.data["quantization"] = {"layers": {"dense1": {"pruning": {"final_sparsity": SPARSITY}}}}
     card.data["working_points"]["thresholds"] = None
     card.save()
     return load_card(folder)
@@ -98,6 +103,12 @@ def test_smoke_train_writes_a_loadable_deterministic_model(tmp_path, tiny):
         graphs.append(load_model(tmp_path / run).graph.to_json())
         assert (tmp_path / run / TEACHER_FILE).is_file()
     assert graphs[0] == graphs[1]
+    # dense1 is pruned (one schedule over both rounds' epochs); the rest only where weights quantize to zero
+    zeros = metrics["training"]["zero_weight_fraction"]
+    assert set(zeros) == {"conv", "dense1", "dense2"} and zeros["conv"] < 0.5
+    assert zeros["dense1"] * 4032 >= round(SPARSITY * 4032)
+    dense1 = next(op for op in load_model(tmp_path / "a").graph.ops if op.name == "dense1")
+    assert np.mean(dense1.weight == 0) == zeros["dense1"]
     card = load_card(tmp_path / "a")
     thresholds = card.thresholds()
     assert set(thresholds) == {"Loose", "Medium", "Tight"}
@@ -107,6 +118,18 @@ def test_smoke_train_writes_a_loadable_deterministic_model(tmp_path, tiny):
     hot = on_disk["signals"]["hot"]
     assert 0.0 <= hot["auc_firmware"] <= 1.0 and hot["auc_teacher"] > 0.9  # the hot cluster is far from the soft events
     assert -1.0 <= hot["agreement"]["correlation"] <= 1.0
+
+
+def test_pruning_of_a_layer_the_student_lacks_is_refused(tmp_path, tiny):
+    card = _tiny_card(tmp_path / "p")
+    card.data["quantization"] = {"layers": {"conv": {"pruning": {"final_sparsity": 0.5}}}}
+    card.data["architecture"]["student"] = "v1"  # the dense student has no conv
+    with pytest.raises(CodesignError, match="quantization.layers names conv; the model's layers are dense1, dense2"):
+        train(card, *tiny)
+    card.data["quantization"] = {"pruning": {"final_sparsity": 1.0}}
+    with pytest.raises(CodesignError, match=r"final_sparsity must be a number in \[0, 1\), got 1.0 for dense1"):
+        train(card, *tiny)
+    assert not (tmp_path / "p" / "encoder.h5").exists()
 
 
 def test_epochs_shared_over_alternating_rounds():
