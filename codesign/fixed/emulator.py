@@ -153,7 +153,8 @@ def _fused_stage(op: Dense | Conv2D, frac_in: int, shape: tuple[int, ...], pre: 
     if isinstance(op, Conv2D):
         idx, channels, matrix = op.window.indices(shape[:2]).reshape(-1, len(op.matrix) // shape[2]), shape[2], op.matrix
     else:
-        idx, channels, matrix = np.zeros((1, 1), np.int64), shape[-1], op.weight
+        # a Dense acts on the last axis: every position of the others is a one-tap window onto itself
+        idx, channels, matrix = np.arange(int(np.prod(shape[:-1]))).reshape(-1, 1), shape[-1], op.weight
     limit = 0.0
     if input_format is not None and len(pre):
         limit = 2.0 ** (FLOAT_BITS + min(int(pre[0, 0]), 0))

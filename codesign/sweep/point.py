@@ -64,13 +64,17 @@ def run_point(task: Task, data: SweepData) -> dict[str, Any]:
         folder.mkdir()
         card = Card(folder, copy.deepcopy(task.card))
         card.save()
-        if task.encoder is None:
-            metrics = train(card, data.fresh(), data.raws)
-        else:
-            (folder / ENCODER_FILE).write_bytes(task.encoder)
-            metrics = assess(card, data)
-        trained = time.perf_counter()
-        estimate = estimate_trigger(load_model(folder).chain, task.part, task.clock_mhz, Path(tmp) / "rtl")
+        try:
+            if task.encoder is None:
+                metrics = train(card, data.fresh(), data.raws)
+            else:
+                (folder / ENCODER_FILE).write_bytes(task.encoder)
+                metrics = assess(card, data)
+            trained = time.perf_counter()
+            estimate = estimate_trigger(load_model(folder).chain, task.part, task.clock_mhz, Path(tmp) / "rtl")
+        except Exception as err:  # the scratch folder's random name must not reach the table (same sweep, same table)
+            err.args = tuple(a.replace(tmp, "POINT") if isinstance(a, str) else a for a in err.args)
+            raise
         files = {} if task.encoder is not None else {name: (folder / name).read_bytes() for name in MODEL_FILES}
     done = time.perf_counter()
     figures = {**estimate, **physics(metrics), "seconds_train": round(trained - start, 2),

@@ -170,6 +170,29 @@ def _extreme_inputs(graph: Graph) -> np.ndarray:
     return np.array(out)
 
 
+def test_fused_dense_on_last_axis_acts_at_every_position(fused_always):
+    """A Dense on a (3, 4) input acts on each of the 3 rows: the fused stage runs it at every position, like the
+    numpy and Python-int steps (it once ran the first row only)."""
+    import keras
+    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
+
+    inp = keras.Input((3, 4))
+    x = QActivation(quantized_bits(8, 3, alpha=1))(inp)
+    x = QDense(5, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1))(x)
+    x = QActivation(quantized_relu(6, 2))(x)
+    x = keras.layers.Flatten()(x)
+    x = QDense(2, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1))(x)
+    model = keras.Model(inp, x)
+    rng = np.random.default_rng(6)
+    for layer in model.layers:
+        if layer.get_weights():
+            layer.set_weights([rng.uniform(-1, 1, w.shape) for w in layer.get_weights()])
+    graph = lower_keras(model)[0]
+    x = graph.input_format.quantize(edge_case_vectors(graph, 2000, rng)).astype(np.int64)
+    assert _fused_stages(graph) is not None
+    assert np.array_equal(emulate_ints(graph, x), run(graph, x, object))
+
+
 @pytest.mark.parametrize("name", ["cicada", "cicada_v1"])
 def test_fused_path_wraps_like_python_ints(name, fused_always):
     """The fused kernels (the emulator's path for the committed students) against the Python-int steps on inputs
