@@ -25,9 +25,7 @@ def drop_legacy_keras() -> None:
 
 
 def check_one_keras() -> None:
-    """Raise CodesignError when `tf.keras` (QKeras' Keras) is not `keras` (codesign's).  TensorFlow resolves
-    `tf.keras` at its first use, which may come after a QKeras import set the variable again: drop it first."""
-    drop_legacy_keras()
+    """Raise CodesignError when `tf.keras` (QKeras' Keras) is not `keras` (codesign's)."""
     import keras
     import tensorflow as tf
 
