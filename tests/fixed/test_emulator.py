@@ -170,9 +170,8 @@ def _extreme_inputs(graph: Graph) -> np.ndarray:
     return np.array(out)
 
 
-def test_fused_dense_on_last_axis_acts_at_every_position(fused_always):
-    """A Dense on a (3, 4) input acts on each of the 3 rows: the fused stage runs it at every position, like the
-    numpy and Python-int steps (it once ran the first row only)."""
+def dense_on_last_axis_graph(seed: int) -> Graph:
+    """QDense(5) on a (3, 4) input (it acts on each of the 3 rows), Flatten, QDense(2), with random weights."""
     import keras
     from qkeras import QActivation, QDense, quantized_bits, quantized_relu
 
@@ -182,13 +181,20 @@ def test_fused_dense_on_last_axis_acts_at_every_position(fused_always):
     x = QActivation(quantized_relu(6, 2))(x)
     x = keras.layers.Flatten()(x)
     x = QDense(2, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1))(x)
+    x = QActivation(quantized_bits(8, 3, alpha=1))(x)
     model = keras.Model(inp, x)
-    rng = np.random.default_rng(6)
+    rng = np.random.default_rng(seed)
     for layer in model.layers:
         if layer.get_weights():
             layer.set_weights([rng.uniform(-1, 1, w.shape) for w in layer.get_weights()])
-    graph = lower_keras(model)[0]
-    x = graph.input_format.quantize(edge_case_vectors(graph, 2000, rng)).astype(np.int64)
+    return lower_keras(model)[0]
+
+
+def test_fused_dense_on_last_axis_acts_at_every_position(fused_always):
+    """The fused stage runs a Dense at every position of a multi-axis input, like the numpy and Python-int steps
+    (it once ran the first row only)."""
+    graph = dense_on_last_axis_graph(6)
+    x = graph.input_format.quantize(edge_case_vectors(graph, 2000, np.random.default_rng(6))).astype(np.int64)
     assert _fused_stages(graph) is not None
     assert np.array_equal(emulate_ints(graph, x), run(graph, x, object))
 

@@ -17,6 +17,8 @@ from codesign.rtl import latency_cutoff, run_logic, trace_graph, write_rtl
 from codesign.rtl import trace as rtl_trace
 from codesign.rtl.generate import pack_fields
 
+from tests.fixed.test_emulator import dense_on_last_axis_graph
+
 N_RANDOM = 4500
 
 
@@ -92,22 +94,7 @@ def test_random_mlps_equal_emulator(sizes, seed, kwargs):
 
 
 def test_dense_on_last_axis_then_flatten():
-    import keras
-    from qkeras import QActivation, QDense, quantized_bits, quantized_relu
-
-    inp = keras.Input((3, 4))
-    x = QActivation(quantized_bits(8, 3, alpha=1))(inp)
-    x = QDense(5, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1))(x)
-    x = QActivation(quantized_relu(6, 2))(x)
-    x = keras.layers.Flatten()(x)
-    x = QDense(2, kernel_quantizer=quantized_bits(5, 0, alpha=1), bias_quantizer=quantized_bits(5, 0, alpha=1))(x)
-    x = QActivation(quantized_bits(8, 3, alpha=1))(x)
-    model = keras.Model(inp, x)
-    rng = np.random.default_rng(5)
-    for layer in model.layers:
-        if layer.get_weights():
-            layer.set_weights([rng.uniform(-1, 1, w.shape) for w in layer.get_weights()])
-    graph = lower_keras(model)[0]
+    graph = dense_on_last_axis_graph(5)
     x = vectors_for(graph, n_random=2000)
     np.testing.assert_array_equal(run_logic(trace_graph(graph), graph, x), emulate_ints(graph, x))
 
