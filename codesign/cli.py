@@ -22,7 +22,8 @@ def _data_generate(args: argparse.Namespace) -> None:
     from codesign.data import GenerationRequest, generate
 
     check_output(args.output, folder=False)
-    request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events, pf=not args.no_pf)
+    request = GenerationRequest(args.process, args.events, args.pileup, args.seed, args.pool_events, pf=not args.no_pf,
+                                pf_trigger=args.pf_trigger)
     path, cached = generate(request, args.output, jobs=args.jobs, use_cache=not args.no_cache)
     print(f"{'copied from cache' if cached else 'wrote'} {request.events} {request.process} events to {path}")
 
@@ -158,7 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
                                    "codesign data info zp.root")
     gen = data_verbs.add_parser(
         "generate", help="generate events with Pythia 8, pileup and a Level-1 detector simulation into a ROOT file",
-        epilog=options.examples("codesign data generate --process zerobias --events 10000 --pileup 60 -o zb.root"),
+        epilog=options.examples("codesign data generate --process zerobias --events 10000 --pileup 60 -o zb.root",
+                                "codesign data generate --process zerobias --events 300000 --pf-trigger axol1tl:Medium "
+                                "-o zb_hlt.root"),
     )
     gen.add_argument("--process", required=True, help=f"one of: {', '.join(PROCESSES)}")
     gen.add_argument("--events", type=options.integer(1, options.MAX_EVENTS), required=True,
@@ -171,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="pileup pool interactions per tier: soft, 12-15 and 15-30 GeV (default %(default)s)")
     gen.add_argument("--no-pf", action="store_true",
                      help="skip the PF candidates (HLT and SUEP views); Level-1 views do not need them")
+    gen.add_argument("--pf-trigger", metavar="MODEL:WP",
+                     help="PF candidates only in crossings that this zoo trigger accepts, e.g. axol1tl:Medium (every "
+                          "crossing keeps its Level-1 objects and weight, so rates keep their denominator); default: all")
     gen.add_argument("--no-cache", action="store_true", help="neither read nor fill the sample cache")
     gen.add_argument("-o", "--output", type=Path, required=True, help="output ROOT file")
     gen.set_defaults(run=_data_generate)

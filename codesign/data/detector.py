@@ -33,7 +33,8 @@ rates at pileup ~60).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
 from typing import TypeVar
 
 import numpy as np
@@ -146,19 +147,23 @@ def concatenate(parts: list[T]) -> T:
 
 
 def simulate(
-    particles: Particles, n_pileup: np.ndarray, rng: np.random.Generator, with_pf: bool = True
+    particles: Particles, n_pileup: np.ndarray, rng: np.random.Generator, with_pf: bool = True,
+    pf_filter: Callable[[Events], np.ndarray] | None = None, pf_rng: np.random.Generator | None = None,
 ) -> Events:
     """Run the detector simulation on a batch of bunch crossings given as particles."""
     return simulate_inputs(Deposits.of(particles), MuonSources.of(particles), particles if with_pf else None,
-                           n_pileup, rng)
+                           n_pileup, rng, pf_filter, pf_rng)
 
 
 def simulate_inputs(
     deposits: Deposits, muon_sources: MuonSources, pf_particles: Particles | None, n_pileup: np.ndarray,
-    rng: np.random.Generator,
+    rng: np.random.Generator, pf_filter: Callable[[Events], np.ndarray] | None = None,
+    pf_rng: np.random.Generator | None = None,
 ) -> Events:
     """The trigger objects of `len(n_pileup)` crossings from their calorimeter deposits and muon sources
-    (and their particles, when PF candidates are wanted)."""
+    (and their particles, when PF candidates are wanted: for every crossing, or with `pf_filter` only for
+    the crossings it accepts given their Level-1 objects).  PF candidates draw from `pf_rng` when given,
+    else from `rng` after the Level-1 objects."""
     n = len(n_pileup)
     em, had = _tower_grids(deposits, n, rng)
     _add_hf_spikes(had, rng)
@@ -166,17 +171,22 @@ def simulate_inputs(
     rho = _rho(total)
     boxes = _BoxSums(total)
     met_pt, met_phi = _met(total, rho)
-    return Events(
+    events = Events(
         egamma=_egamma(em, had, boxes, rho),
         muon=_muons(muon_sources, n, rng),
         jet=_jets(total, boxes),
         tau=_taus(total, boxes, rho),
-        pf=_pf_candidates(pf_particles, rng) if pf_particles is not None else _no_pf(n),
+        pf=_no_pf(n),
         met_pt=met_pt,
         met_phi=met_phi,
         regions=_regions(total),
         n_pileup=n_pileup.astype(np.int32),
     )
+    if pf_particles is None:
+        return events
+    if pf_filter is not None:
+        pf_particles = pf_particles.select(np.repeat(pf_filter(events), pf_particles.counts))
+    return replace(events, pf=_pf_candidates(pf_particles, rng if pf_rng is None else pf_rng))
 
 
 def hadron_response(energy: np.ndarray) -> np.ndarray:

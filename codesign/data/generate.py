@@ -25,7 +25,7 @@ from tqdm import tqdm
 from codesign import __version__
 from codesign.atomic import atomic_path, check_writable
 from codesign.cache import cache_dir, cache_key
-from codesign.data import detector, rootio, zerobias
+from codesign.data import detector, rootio, trigger, zerobias
 from codesign.data.generator import PythiaGenerator, mpi_init_file
 from codesign.data.objects import Events
 from codesign.data.particles import Particles
@@ -51,6 +51,7 @@ class GenerationRequest:
     seed: int = 1
     pool_events: int = DEFAULT_POOL_EVENTS
     pf: bool = True  # PF-like candidates (HLT and SUEP views); L1 views do not need them
+    pf_trigger: str | None = None  # MODEL:WORKING_POINT: PF candidates only where it fires (`codesign.data.trigger`)
 
     def validate(self) -> None:
         process = get_process(self.process)
@@ -65,6 +66,10 @@ class GenerationRequest:
                 zerobias.plan(self.events, self.pileup)
             except ValueError as err:
                 raise CodesignError(f"--events: {err}") from None
+        if self.pf_trigger is not None:
+            if not self.pf:
+                raise CodesignError("--pf-trigger chooses which crossings get PF candidates; it cannot go with --no-pf")
+            trigger.parse(self.pf_trigger)
         if (self.pileup > 0 or process.zero_bias) and self.pool_events < max(10 * self.pileup, 100):
             raise CodesignError(
                 f"the pileup pool ({self.pool_events} events) must hold at least 10 x mu and 100 interactions"
@@ -81,6 +86,8 @@ class GenerationRequest:
             stitching = {"slices": process.slices}
         if self.pileup > 0 or process.zero_bias:  # the pool's definition
             stitching["pool"] = {"tiers": zerobias.POOL_HARD_TIERS, "format": POOL_FORMAT}
+        if self.pf_trigger is not None:
+            stitching["pf_trigger"] = {"spec": self.pf_trigger, "fingerprint": trigger.fingerprint(self.pf_trigger)}
         return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION,
                           **stitching})
 
@@ -143,10 +150,14 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
         mpi_init_file(primary, init_dir)  # once, before the workers, so they never race on it
     needs_pool = request.pileup > 0 or process.zero_bias
     pool = pool_file(request.seed, request.pool_events, jobs, progress) if needs_pool else None
+    pf_filter = trigger.load_filter(request.pf_trigger) if request.pf_trigger else None
     n_events = sum(c.events for c in chunks)
     metadata = {**asdict(request), "events_requested": request.events, "codesign": __version__,
                 "format": FORMAT_VERSION, "description": process.description,
                 "weighted": process.zero_bias or bool(process.slices) or process.biased}
+    if pf_filter is not None:
+        metadata["pf_trigger"] = {"spec": request.pf_trigger, "fingerprint": trigger.fingerprint(request.pf_trigger),
+                                  "threshold": int(pf_filter.chain.thresholds[pf_filter.working_point])}
     if process.zero_bias:
         metadata["zerobias"] = {"pool_max_pthat": zerobias.POOL_MAX_PTHAT, "sigma_inelastic_mb": zerobias.SIGMA_INELASTIC_MB,
                                 "pool_hard_tiers": zerobias.POOL_HARD_TIERS,
@@ -154,18 +165,22 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
                                                for c in zerobias.plan(request.events, request.pileup)]}
     with rootio.TreeWriter(path, metadata) as writer, executor(jobs) as workers:
         bar = tqdm(total=n_events, unit="ev", desc=f"{request.process}", disable=not progress)
-        for events in workers.map(_simulate_chunk, chunks, [pool] * len(chunks), [init_dir] * len(chunks)):
+        for events in workers.map(_simulate_chunk, chunks, [pool] * len(chunks), [init_dir] * len(chunks),
+                                  [pf_filter] * len(chunks)):
             writer.write(events)
             bar.update(events.n_events)
         bar.close()
 
 
-def _simulate_chunk(chunk: _Chunk, pool_path: tuple[Path, ...] | None, init_dir: Path) -> Events:
+def _simulate_chunk(chunk: _Chunk, pool_path: tuple[Path, ...] | None, init_dir: Path,
+                    pf_filter: trigger.Level1Filter | None = None) -> Events:
     """Generate and simulate one chunk (runs in a worker process)."""
     request = chunk.request
     seeds = np.random.SeedSequence([request.seed, chunk.index])
     rng = np.random.default_rng(seeds)
     overlay = PileupOverlay(load_pool(pool_path), request.pileup, rng) if pool_path else None
+    # filtered PF draws from its own stream, so the Level-1 objects are those of the same request without PF
+    pf_rng = np.random.default_rng(seeds.spawn(1)[0]) if pf_filter is not None else None
     generator = None
     if chunk.process is not None:
         pythia_seed = int(seeds.generate_state(1)[0]) % 900_000_000 + 1
@@ -176,7 +191,7 @@ def _simulate_chunk(chunk: _Chunk, pool_path: tuple[Path, ...] | None, init_dir:
         weight = np.full(n, chunk.weight)
         if generator is None:  # a soft zero-bias crossing: every interaction from the pool
             drawn = overlay.draw(n, primary_from_pool=True, with_particles=request.pf)
-            events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng)
+            events = detector.simulate_inputs(drawn.deposits, drawn.muons, drawn.particles, drawn.n_pileup, rng, pf_filter, pf_rng)
             pthat, lead = np.zeros(n), drawn.leading
         else:
             particles, pthat, pythia_weight, _ = generator.generate(n)
@@ -184,13 +199,14 @@ def _simulate_chunk(chunk: _Chunk, pool_path: tuple[Path, ...] | None, init_dir:
                 weight = weight * pythia_weight
             lead = np.full(n, -1)
             if overlay is None:
-                events = detector.simulate(particles, np.zeros(n, np.int64), rng, with_pf=request.pf)
+                events = detector.simulate(particles, np.zeros(n, np.int64), rng, with_pf=request.pf, pf_filter=pf_filter,
+                                           pf_rng=pf_rng)
             else:
                 drawn = overlay.draw(n, with_particles=request.pf)
                 deposits = detector.concatenate([detector.Deposits.of(particles), drawn.deposits])
                 muons = detector.concatenate([detector.MuonSources.of(particles), drawn.muons])
                 pf_particles = Particles.merge(particles, drawn.particles) if request.pf else None
-                events = detector.simulate_inputs(deposits, muons, pf_particles, drawn.n_pileup, rng)
+                events = detector.simulate_inputs(deposits, muons, pf_particles, drawn.n_pileup, rng, pf_filter, pf_rng)
                 lead = np.where(drawn.leading_pt > max_pt(particles), drawn.leading, -1)
         parts.append(dataclasses.replace(events, weight=weight, pthat=pthat, lead_interaction=lead))
     events = Events.concatenate(parts)

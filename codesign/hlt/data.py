@@ -33,7 +33,10 @@ def requests(card: dict) -> dict[str, dict]:
     return {
         "classes": {name: {**base, "process": name, "events": n} for name, n in data["classes"].items()},
         "signals": {name: {**base, "process": name, "events": n} for name, n in data["signals"].items()},
-        "zerobias": {"zerobias": {**base, "process": "zerobias", "events": data["zerobias_events"]}},
+        # PF candidates only where the Level-1 working point fires: the HLT never sees the other crossings, and
+        # the sample can then be large enough for kHz-level rates (`codesign.data.trigger`)
+        "zerobias": {"zerobias": {**base, "process": "zerobias", "events": data["zerobias_events"],
+                                  "pf_trigger": f"{card['level1']['model']}:{card['level1']['working_point']}"}},
     }
 
 
@@ -48,7 +51,8 @@ def generate_samples(card: dict, folder: Path, jobs: int = 2, progress: bool = T
             continue
         paths[role] = {}
         for name, spec in specs.items():
-            request = GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=True)
+            request = GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=True,
+                                        pf_trigger=spec.get("pf_trigger"))
             paths[role][name], _ = generate(request, folder / f"{name}.root", jobs=jobs, progress=progress)
     return paths
 
