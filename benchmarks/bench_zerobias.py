@@ -1,9 +1,9 @@
 """Zero-bias quality: menu rates from two pool seeds, slot medians vs the deployed AXOL1TL v4, tail shares.
 
-    python benchmarks/bench_zerobias.py [--events 100000] [--files A.root B.root] [--xsec]
+    python benchmarks/bench_zerobias.py [--events 100000] [--files A.root B.root] [--model axol1tl] [--xsec]
 
 Two zero-bias samples with different seeds (hence different pileup pools) give the built-in menu's rates
-with 68% intervals, their pull, and the Run-3 anchors; the slot medians of present objects are compared
+and the zoo model's working points (its card thresholds) with 68% intervals, their pull, and the Run-3 anchors; the slot medians of present objects are compared
 with the v4 offsets (medians of real zero bias); for every seed, the largest share of its weighted rate
 led by one reused pool interaction and that interaction's tier (s: soft, then 1, 2, ...: the hard tiers of
 `codesign.data.zerobias.POOL_HARD_TIERS`).  A replicated
@@ -77,6 +77,8 @@ def main() -> None:
     parser.add_argument("--pileup", type=float, default=60.0)
     parser.add_argument("--files", nargs=2, type=Path, help="two existing zero-bias files instead of generating")
     parser.add_argument("--xsec", action="store_true", help="recompute the QCD slice cross sections")
+    parser.add_argument("--model", default="axol1tl",
+                        help="zoo model whose card working points join the menu's seeds (default %(default)s; '' for none)")
     args = parser.parse_args()
     if args.xsec:
         cross_sections(50_000)
@@ -86,6 +88,7 @@ def main() -> None:
     from codesign.data.zerobias import tail_shares
     from codesign.metrics.menu import Menu, load_menu
     from codesign.metrics.rates import rate
+    from codesign.metrics.report import load_zoo_model
 
     files = args.files
     if files is None:
@@ -95,11 +98,16 @@ def main() -> None:
     menu = load_menu()
     tiers = [rootio.read_metadata(path)["pool_events"] for path in files]  # interactions per tier
     results = []
+    model = load_zoo_model(args.model) if args.model else None
     for path in files:
         events = read_events(path)
         fired = menu.evaluate(events, str(path))
+        menu_or = Menu.any_fired(fired)
+        if model is not None:  # the model's trigger bits at its card thresholds, as the firmware computes them
+            bits = model.chain.emulate(read_view(path, model.view))
+            fired.update({f"{model.name} {wp}": bits[wp] for wp in model.chain.thresholds})
         results.append((events, fired, {name: rate(passed, events.weight) for name, passed in fired.items()}))
-        results[-1][2]["menu OR"] = rate(Menu.any_fired(fired), events.weight)
+        results[-1][2]["menu OR"] = rate(menu_or, events.weight)
     print(f"\nmenu rates, kHz [68%], files {files[0].name} and {files[1].name}")
     print("pool share: the largest share of the weighted rate led by one reused pool interaction, with the number")
     print("of passing crossings it leads (one crossing is statistics, many would be replication)")
