@@ -4,6 +4,7 @@ CLI's one-line errors."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -16,7 +17,7 @@ import pytest
 
 from codesign.cli import main
 from codesign.errors import CodesignError
-from codesign.kerasenv import LEGACY_KERAS_VARIABLE
+from codesign.kerasenv import LEGACY_KERAS_VARIABLE, check_one_keras
 from codesign.sweep import load_grid, promote, sweep
 from codesign.sweep.run import PINNED_ENV, read_table
 from codesign.zoo import load_card
@@ -40,6 +41,17 @@ grid:
 TIMES = ("seconds_train", "seconds_estimate", "seconds")
 
 
+@contextlib.contextmanager
+def legacy_keras_inherited():
+    """The environment a real sweep's workers inherit: this process resolved `tf.keras` to Keras 2.15 first, then
+    importing QKeras set `TF_USE_LEGACY_KERAS` (kerasenv).  Setting it before this process first resolves
+    `tf.keras` would make the test process itself a tf_keras one, which no codesign process is."""
+    check_one_keras()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(LEGACY_KERAS_VARIABLE, "1")
+        yield
+
+
 def _figures(row: dict) -> dict:
     return {k: v for k, v in row.items() if k not in (*TIMES, "point")}
 
@@ -49,15 +61,13 @@ def local(tmp_path_factory, data):
     root = tmp_path_factory.mktemp("sweep")
     card = tiny_card(root / "card")
     (root / "grid.yaml").write_text(GRID)
-    with pytest.MonkeyPatch.context() as mp:  # as importing QKeras leaves it: the workers inherit it (kerasenv)
-        mp.setenv(LEGACY_KERAS_VARIABLE, "1")
+    with legacy_keras_inherited():
         result = sweep(card, root / "out", grid=root / "grid.yaml", workers=2, data=data, progress=False)
     return root, result
 
 
 def _search(root, data, out: str, workers: int = 2) -> dict:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(LEGACY_KERAS_VARIABLE, "1")
+    with legacy_keras_inherited():
         return sweep(root / "card", root / out, grid=root / "search.yaml", workers=workers, data=data, progress=False)
 
 
