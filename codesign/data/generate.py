@@ -178,7 +178,7 @@ def _simulate_chunk(chunk: _Chunk, pool_path: tuple[Path, ...] | None, init_dir:
     request = chunk.request
     seeds = np.random.SeedSequence([request.seed, chunk.index])
     rng = np.random.default_rng(seeds)
-    overlay = PileupOverlay(load_pool(pool_path), request.pileup, rng) if pool_path else None
+    overlay = PileupOverlay(load_pool(pool_path, request.pf), request.pileup, rng) if pool_path else None
     # filtered PF draws from its own stream, so the Level-1 objects are those of the same request without PF
     pf_rng = np.random.default_rng(seeds.spawn(1)[0]) if pf_filter is not None else None
     generator = None

@@ -65,9 +65,16 @@ class Particles:
         return Particles(counts, *columns)
 
     @staticmethod
-    def concatenate(batches: list[Particles]) -> Particles:
-        """Events of all `batches`, one batch after the other."""
-        return Particles(*(np.concatenate([getattr(b, f.name) for b in batches]) for f in fields(Particles)))
+    def concatenate(batches: list[Particles], consume: bool = False) -> Particles:
+        """Events of all `batches`, one batch after the other.  With `consume` each column of the batches is
+        released once copied (the batches are left without it): the peak holds one column twice, not every one."""
+        columns = []
+        for f in fields(Particles):
+            columns.append(np.concatenate([getattr(b, f.name) for b in batches]))
+            if consume:
+                for b in batches:
+                    setattr(b, f.name, None)
+        return Particles(*columns)
 
     def px(self) -> np.ndarray:
         return self.pt * np.cos(self.phi)

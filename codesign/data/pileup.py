@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from codesign.atomic import atomic_path
 from codesign.cache import cache_dir, cache_key
-from codesign.data.detector import N_PHI_TOWERS, Deposits, MuonSources
+from codesign.data.detector import N_PHI_TOWERS, Deposits, MuonSources, concatenate
 from codesign.data.particles import Particles
 from codesign.data.processes import Process, get_process
 from codesign.data.zerobias import POOL_HARD_TIERS, SOFT_TIER_MAX_PTHAT, slice_process, tier_fractions
@@ -39,32 +39,46 @@ POOL_FORMAT = 4
 
 @dataclass
 class PileupPool:
-    """The pool's interactions as particles and as the detector's inputs (deposits, muon sources),
-    each table indexed by interaction (its `event` column), tier after tier (soft first)."""
+    """The pool's interactions as the detector's inputs (deposits, muon sources) and, when PF candidates are
+    wanted, as particles; each table indexed by interaction (its `event` column), tier after tier (soft first)."""
 
-    particles: Particles
+    particles: Particles | None  # None: a Level-1-only pool (a third of the memory)
     deposits: Deposits
     muons: MuonSources
     hardness: np.ndarray  # per interaction: the highest particle pT, GeV
     tier_starts: np.ndarray  # first interaction of every tier (and the total at the end)
     deposit_offsets: np.ndarray  # first deposit row of every interaction (and the total at the end)
     muon_offsets: np.ndarray
-    particle_offsets: np.ndarray
+    particle_offsets: np.ndarray | None
 
     @classmethod
-    def of(cls, particles: Particles, tier_sizes: Sequence[int]) -> PileupPool:
-        deposits, muons = Deposits.of(particles), MuonSources.of(particles)
-        # tower indices fit 16 bits: half the bytes every draw gathers
-        deposits = replace(deposits, ieta=deposits.ieta.astype(np.int16), iphi=deposits.iphi.astype(np.int16))
-        n = particles.n_events
-        if len(tier_sizes) != len(tier_fractions()) or sum(tier_sizes) != n or min(tier_sizes) < 1:
-            raise ValueError(f"a pool needs {len(tier_fractions())} non-empty tiers of {n} interactions, got {tier_sizes}")
-        return cls(particles, deposits, muons, max_pt(particles), np.concatenate([[0], np.cumsum(tier_sizes)]),
-                   _offsets(deposits.event, n), _offsets(muons.event, n), _offsets(particles.event_index, n))
+    def of(cls, tiers: Iterable[Particles], with_particles: bool = True) -> PileupPool:
+        """The pool of `tiers` (soft first), taken one at a time: a default pool's particles are ~4 GB and their
+        deposits ~2 GB, so a worker holds one tier's particles beyond what it keeps, not all of them twice."""
+        deposits, muons, hardness, kept, starts = [], [], [], [], [0]
+        for tier in tiers:
+            d, m = Deposits.of(tier), MuonSources.of(tier)
+            # interaction indices fit 32 bits and tower indices 16: fewer bytes to hold and for every draw to gather
+            deposits.append(replace(d, event=(d.event + starts[-1]).astype(np.int32), ieta=d.ieta.astype(np.int16),
+                                    iphi=d.iphi.astype(np.int16)))
+            muons.append(replace(m, event=m.event + starts[-1]))
+            hardness.append(max_pt(tier))
+            starts.append(starts[-1] + tier.n_events)
+            if with_particles:
+                kept.append(tier)
+        sizes = np.diff(starts)
+        if len(sizes) != len(tier_fractions()) or sizes.min() < 1:
+            raise ValueError(f"a pool needs {len(tier_fractions())} non-empty tiers, got tiers of {sizes.tolist()} interactions")
+        n = starts[-1]
+        deposits, muons = concatenate(deposits), concatenate(muons)
+        particles = Particles.concatenate(kept, consume=True) if with_particles else None
+        return cls(particles, deposits, muons, np.concatenate(hardness), np.array(starts),
+                   _offsets(deposits.event, n), _offsets(muons.event, n),
+                   _offsets(particles.event_index, n) if particles is not None else None)
 
     @property
     def n_interactions(self) -> int:
-        return self.particles.n_events
+        return int(self.tier_starts[-1])
 
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Indices of `n` interactions drawn with the tiers' minimum-bias shares."""
@@ -117,6 +131,8 @@ class PileupOverlay:
         muons = MuonSources(crossing[which], m.pt[index], m.eta[index], _rotate(m.phi[index], steps[which]), m.pid[index])
         particles = None
         if with_particles:
+            if self.pool.particles is None:
+                raise ValueError("this pileup pool was loaded without particles; PF candidates need them")
             p = self.pool.particles
             index, which = _gather(self.pool.particle_offsets, drawn)
             columns = {f.name: getattr(p, f.name)[index] for f in fields(Particles)[1:]}
@@ -215,11 +231,12 @@ def _pool_chunk(task: tuple[int, int, int, Process, float, float, Path]) -> Part
 
 
 @functools.lru_cache(maxsize=1)
-def load_pool(paths: tuple[Path, ...]) -> PileupPool:
+def load_pool(paths: tuple[Path, ...], with_particles: bool = True) -> PileupPool:
     """The pool of the tier files written by `pool_file` (kept in memory: every chunk of a worker process
-    reuses it)."""
-    tiers = []
-    for path in paths:
-        with np.load(path) as data:
-            tiers.append(Particles(**{k: data[k] for k in data.files}))
-    return PileupPool.of(Particles.concatenate(tiers), [t.n_events for t in tiers])
+    reuses it); without particles when no PF candidates are wanted."""
+    def tiers() -> Iterator[Particles]:
+        for path in paths:
+            with np.load(path) as data:
+                yield Particles(**{k: data[k] for k in data.files})
+
+    return PileupPool.of(tiers(), with_particles)

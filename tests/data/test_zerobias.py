@@ -130,8 +130,10 @@ def test_reused_pool_interactions_do_not_shape_the_tail(zero_bias):
     pool = load_pool(pool_file(3, 2000, jobs=1, progress=False))  # the sample's pool, cached
     last = pool.tier_starts[-2]  # the 15-30 GeV tier
     hardest = last + np.argsort(pool.hardness[last:])[-3:]  # cut to its three hardest interactions
-    tiers = [pool.particles.slice_events(0, last), *(pool.particles.slice_events(i, i + 1) for i in hardest)]
-    starved = PileupPool.of(Particles.concatenate(tiers), [*np.diff(pool.tier_starts)[:-1], 3])
+    starts = pool.tier_starts
+    tiers = [pool.particles.slice_events(starts[0], starts[1]), pool.particles.slice_events(starts[1], last),
+             Particles.concatenate([pool.particles.slice_events(i, i + 1) for i in hardest])]
+    starved = PileupPool.of(tiers, with_particles=False)
     rng = np.random.default_rng(1)
     drawn = PileupOverlay(starved, 5.0, rng).draw(1000, primary_from_pool=True)
     crossings = detector.simulate_inputs(drawn.deposits, drawn.muons, None, drawn.n_pileup, rng)
@@ -144,11 +146,11 @@ def test_pool_tiers_are_drawn_with_their_shares():
     """Each tier is drawn with its minimum-bias share and uniformly inside; a pool needs every tier."""
     fractions = zerobias.tier_fractions()
     assert fractions.sum() == pytest.approx(1.0) and 0.9 < fractions[0] < 0.97 and len(fractions) == 3
-    sizes = [50, 7, 13]
     particles = Particles(counts=np.ones(70, np.int64), pt=np.ones(70), eta=np.zeros(70), phi=np.zeros(70),
                           mass=np.zeros(70), pid=np.full(70, 211, np.int32), charge=np.ones(70, np.int8),
                           dxy=np.zeros(70), is_pileup=np.zeros(70, bool))
-    pool = PileupPool.of(particles, sizes)
+    pool = PileupPool.of([particles.slice_events(0, 50), particles.slice_events(50, 57), particles.slice_events(57, 70)])
+    assert pool.n_interactions == 70 and pool.particles.n_events == 70
     drawn = pool.sample(400_000, np.random.default_rng(4))
     tier = np.searchsorted(pool.tier_starts, drawn, side="right") - 1
     shares = np.bincount(tier, minlength=3) / len(drawn)
@@ -156,7 +158,7 @@ def test_pool_tiers_are_drawn_with_their_shares():
     inside = np.bincount(drawn[tier == 1] - 50, minlength=7)
     assert inside.min() > 0.8 * inside.mean()  # uniform inside a tier
     with pytest.raises(ValueError, match="tiers"):
-        PileupPool.of(particles, [70])
+        PileupPool.of([particles])
 
 
 def test_pool_tiers_classify_by_the_hardest_scatter():
@@ -215,3 +217,21 @@ def test_sliced_parts_weight_each_slice_by_its_cross_section():
     for (process, n, w), (lo, hi, sigma) in zip(parts, QCD_HT_SLICES):
         assert n * w == pytest.approx(sigma / total)
         assert f"PhaseSpace:pTHatMin = {lo:g}" in process.settings and f"PhaseSpace:pTHatMax = {hi:g}" in process.settings
+
+
+def test_a_pool_without_particles_gives_the_same_level1_inputs():
+    """Level-1-only samples load the pool without its particles (a third of the memory): the deposits and muon
+    sources every draw gathers are the same, and asking it for particles is an error, not an empty PF."""
+    paths = pool_file(3, 2000, jobs=1, progress=False)
+    full = load_pool(paths)
+    lean = PileupPool.of((full.particles.slice_events(a, b) for a, b in zip(full.tier_starts, full.tier_starts[1:])),
+                         with_particles=False)
+    assert lean.particles is None and lean.n_interactions == full.n_interactions
+    a = PileupOverlay(full, 20.0, np.random.default_rng(5)).draw(300, primary_from_pool=True)
+    b = PileupOverlay(lean, 20.0, np.random.default_rng(5)).draw(300, primary_from_pool=True)
+    for name in ("deposits", "muons"):
+        for column, values in vars(getattr(a, name)).items():
+            np.testing.assert_array_equal(getattr(getattr(b, name), column), values, err_msg=f"{name}.{column}")
+    np.testing.assert_array_equal(a.leading, b.leading)
+    with pytest.raises(ValueError, match="without particles"):
+        PileupOverlay(lean, 20.0, np.random.default_rng(5)).draw(3, with_particles=True)
