@@ -114,3 +114,18 @@ def test_bad_inputs_are_one_line_errors(tiny, tmp_path):
     done = subprocess.run([sys.executable, "-m", "codesign.cli", "hlt", "run", str(folder), str(tmp_path / "x.root"),
                            "-o", str(tmp_path / "out")], capture_output=True, text=True)
     assert done.returncode == 2 and "--threshold" in done.stderr and not (tmp_path / "out").exists()
+
+
+def test_zero_bias_carries_pf_only_where_level1_fires():
+    """The card's zero bias asks for PF candidates only in crossings of its Level-1 working point (the rest
+    never reach the HLT), following the card's level1 section."""
+    from codesign.data import GenerationRequest
+    from codesign.hlt.data import requests
+
+    card = load_card(None, {"level1.working_point": "Tight"})
+    spec = requests(card)["zerobias"]["zerobias"]
+    assert spec["pf_trigger"] == "axol1tl:Tight"
+    request = GenerationRequest(spec["process"], spec["events"], pf_trigger=spec["pf_trigger"])
+    request.validate()
+    assert request.key() != GenerationRequest(spec["process"], spec["events"]).key()
+    assert all("pf_trigger" not in s for role in ("classes", "signals") for s in requests(card)[role].values())
