@@ -185,33 +185,43 @@ def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> tuple[Path
     from codesign.data.generator import mpi_init_file
 
     init_dir = cache_dir("pythia")
-    paths = []
+    paths, missing = [], []
     tiers = [(get_process("minbias"), 0.0, SOFT_TIER_MAX_PTHAT, 1.1),
              *((slice_process(low, high), low, high, 1.0) for low, high, _ in POOL_HARD_TIERS)]
     for tier, (process, low, high, spare) in enumerate(tiers):
         key = cache_key({"seed": seed, "events": n_events, "tier": tier, "settings": process.settings,
                          "low": low, "high": high, "format": POOL_FORMAT})
-        path = cache_dir("pileup") / f"tier-{key}.npz"
-        paths.append(path)
-        if path.is_file():
-            continue
-        mpi_init_file(process, init_dir)
-        # enough chunks for n_events after the p̂T window removes its few per cent: the tier is their first n_events
-        n_chunks = -(-int(n_events * spare + 10) // POOL_CHUNK_EVENTS)
-        tasks = [(seed, tier, index, process, low, high, init_dir) for index in range(n_chunks)]
-        started = time.monotonic()
-        with executor(jobs) as workers:
-            chunks = list(tqdm(workers.map(_pool_chunk, tasks), total=n_chunks, unit="chunk",
-                               desc=f"pileup pool, p̂T {low:g}-{high:g} GeV", disable=not progress))
-        particles = Particles.concatenate(chunks).slice_events(0, n_events)
-        if particles.n_events < n_events:
-            raise RuntimeError(f"pileup pool tier p̂T {low:g}-{high:g} GeV: {particles.n_events} of {n_events} interactions")
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **vars(particles))
-        if progress:
-            print(f"pileup pool tier p̂T {low:g}-{high:g} GeV: {n_events:,} interactions built once in "
-                  f"{time.monotonic() - started:.0f} s ({jobs} jobs), {path}")
+        paths.append(cache_dir("pileup") / f"tier-{key}.npz")
+        if not paths[-1].is_file():
+            mpi_init_file(process, init_dir)
+            # enough chunks for n_events after the p̂T window removes its few per cent: the tier is their first n_events
+            n_chunks = -(-int(n_events * spare + 10) // POOL_CHUNK_EVENTS)
+            missing.append((tier, [(seed, tier, index, process, low, high, init_dir) for index in range(n_chunks)]))
+    if not missing:
+        return tuple(paths)
+    # every missing tier's chunks on one set of workers, the slow hard tiers first: a small pool (the first synth's)
+    # keeps both cores busy instead of building three tiers of a few chunks one after the other
+    missing.sort(key=lambda item: -item[0])
+    tasks = [task for _, tier_tasks in missing for task in tier_tasks]
+    started = time.monotonic()
+    with executor(jobs) as workers, tqdm(total=len(tasks), unit="chunk", desc=f"pileup pool (seed {seed}, built once)",
+                                         disable=not progress) as bar:
+        results = workers.map(_pool_chunk, tasks)
+        for tier, tier_tasks in missing:
+            low, high = tiers[tier][1:3]
+            chunks = []
+            for _ in tier_tasks:
+                chunks.append(next(results))
+                bar.update()
+            particles = Particles.concatenate(chunks).slice_events(0, n_events)
+            if particles.n_events < n_events:
+                raise RuntimeError(f"pileup pool tier p̂T {low:g}-{high:g} GeV: {particles.n_events} of {n_events} interactions")
+            with atomic_path(paths[tier]) as tmp:
+                with open(tmp, "wb") as handle:
+                    np.savez(handle, **vars(particles))
+    if progress:
+        print(f"pileup pool (seed {seed}): {len(missing)} tier(s) of {n_events:,} interactions built once in "
+              f"{time.monotonic() - started:.0f} s ({jobs} jobs), {paths[0].parent}")
     return tuple(paths)
 
 
