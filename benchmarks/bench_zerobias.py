@@ -96,7 +96,7 @@ def main() -> None:
         files = [generate(GenerationRequest("zerobias", args.events, pileup=args.pileup, seed=seed, pf=False),
                           folder / f"zb{seed}.root", jobs=2)[0] for seed in (1, 2)]
     menu = load_menu()
-    tiers = [rootio.read_metadata(path)["pool_events"] for path in files]  # interactions per tier
+    tiers = [np.cumsum(rootio.read_metadata(path)["zerobias"]["pool_tier_sizes"]) for path in files]  # tier ends
     results = []
     model = load_zoo_model(args.model) if args.model else None
     for path in files:
@@ -123,13 +123,16 @@ def main() -> None:
         anchor = f"{anchors[name]:g}" if anchors.get(name) else "-"
         print(f"{name:22s} {_fmt(a):>30s} {_fmt(b):>30s} {pull:6.2f} {anchor:>7s} {shares:>28s}")
 
-    for path, (events, fired, _), tier in zip(files, results, tiers):
-        replicated = [(tail_shares(events.weight, passed, events.lead_interaction), name) for name, passed in fired.items()]
-        replicated = [(s, name) for s, name in replicated if s.pool_crossings >= 2]
-        if replicated:
-            worst, name = max(replicated, key=lambda r: r[0].pool_share)
-            print(f"{path.name}: largest replicated share {_share(worst, tier)} in {name}; its tier would need "
-                  f"~{tier * worst.pool_share / 0.01:,.0f} interactions (now {tier:,}) for 1%")
+    for path, (events, fired, _), ends in zip(files, results, tiers):
+        over = []
+        for name, passed in fired.items():
+            share = tail_shares(events.weight, passed, events.lead_interaction)
+            if share.pool_crossings >= 2 and share.pool_share > 0.01:
+                tier = int(np.searchsorted(ends, share.pool_interaction, side="right"))
+                size = int(ends[tier] - (ends[tier - 1] if tier else 0))
+                over.append(f"{name} {_share(share, ends)}: its tier would need ~{size * share.pool_share / 0.01:,.0f} "
+                            f"interactions (now {size:,})")
+        print(f"{path.name}: replicated shares (2 or more crossings) above 1%: " + ("; ".join(over) or "none"))
     x = read_view(files[1], "axol1tl")
     soft = results[1][0].pthat == 0
     print(f"\nslot medians of present objects (soft crossings of {files[1].name}) vs v4 offsets, GeV")
@@ -139,12 +142,12 @@ def main() -> None:
         print(f"  {name:6s} {median:6.1f}  v4 {v4:5.1f}  ratio {median / v4:5.2f}  present in {len(present) / soft.sum():6.1%}")
 
 
-def _share(shares, tier_size: int) -> str:
-    """Share (crossings led, tier) of the interaction leading the most passing weight."""
+def _share(shares, tier_ends: np.ndarray) -> str:
+    """Share (crossings led x, tier) of the interaction leading the most passing weight."""
     if shares.pool_interaction < 0:
-        return f"{shares.pool_share:.1%} ({shares.pool_crossings})"
-    tier = shares.pool_interaction // tier_size
-    return f"{shares.pool_share:.1%} ({shares.pool_crossings}{tier or 's'})"
+        return f"{shares.pool_share:.1%} ({shares.pool_crossings}x)"
+    tier = int(np.searchsorted(tier_ends, shares.pool_interaction, side="right"))
+    return f"{shares.pool_share:.1%} ({shares.pool_crossings}x,{tier or 's'})"
 
 
 def _fmt(estimate) -> str:

@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=options.seed, default=1, help="random seed (default %(default)s)")
     gen.add_argument("--jobs", type=options.jobs, default=default_jobs(), help="worker processes (default %(default)s)")
     gen.add_argument("--pool-events", type=options.integer(1, options.MAX_EVENTS), default=DEFAULT_POOL_EVENTS,
-                     help="pileup pool interactions per tier: soft, 12-15 and 15-30 GeV (default %(default)s)")
+                     help="pileup pool interactions per tier: soft and 12-15 GeV; the 15-30 GeV tier holds 2.5 times as many (default %(default)s)")
     gen.add_argument("--no-pf", action="store_true",
                      help="skip the PF candidates (HLT and SUEP views); Level-1 views do not need them")
     gen.add_argument("--pf-trigger", metavar="MODEL:WP",

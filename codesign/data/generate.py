@@ -85,7 +85,7 @@ class GenerationRequest:
         if process.slices:
             stitching = {"slices": process.slices}
         if self.pileup > 0 or process.zero_bias:  # the pool's definition
-            stitching["pool"] = {"tiers": zerobias.POOL_HARD_TIERS, "format": POOL_FORMAT}
+            stitching["pool"] = {"tiers": zerobias.POOL_HARD_TIERS, "sizes": zerobias.POOL_TIER_SIZES, "format": POOL_FORMAT}
         if self.pf_trigger is not None:
             stitching["pf_trigger"] = {"spec": self.pf_trigger, "fingerprint": trigger.fingerprint(self.pf_trigger)}
         return cache_key({**request, "settings": process.settings, "suep": process.suep, "format": FORMAT_VERSION,
@@ -161,6 +161,7 @@ def _generate_into(request: GenerationRequest, path: Path, jobs: int, progress: 
     if process.zero_bias:
         metadata["zerobias"] = {"pool_max_pthat": zerobias.POOL_MAX_PTHAT, "sigma_inelastic_mb": zerobias.SIGMA_INELASTIC_MB,
                                 "pool_hard_tiers": zerobias.POOL_HARD_TIERS,
+                                "pool_tier_sizes": zerobias.pool_tier_sizes(request.pool_events),
                                 "components": [{"name": c.name, "events": c.events, "weight": c.weight}
                                                for c in zerobias.plan(request.events, request.pileup)]}
     with rootio.TreeWriter(path, metadata) as writer, executor(jobs) as workers:

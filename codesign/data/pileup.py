@@ -6,8 +6,8 @@ it keeps only interactions whose hardest scatter has p̂T below `POOL_MAX_PTHAT`
 supplied by the cross-section-weighted QCD slices of `codesign.data.zerobias`.  A pool interaction is
 reused many times, so it must never be able to make a crossing rare on its own.  Hence tiers of the
 same size by the p̂T of the hardest scatter: soft inelastic events (below `SOFT_TIER_MAX_PTHAT`, ~94% of
-interactions) and HardQCD:all in the windows of `POOL_HARD_TIERS` (12-15 and 15-30 GeV, ~2.5% each), each
-drawn with its minimum-bias share, so an interaction that can reach an e/γ, muon or jet seed is reused
+interactions) and HardQCD:all in the windows of `POOL_HARD_TIERS` (12-15 and 15-30 GeV, ~2.5% each; the
+latter 2.5 times the size, `POOL_TIER_SIZES`), each drawn with its minimum-bias share, so an interaction that can reach an e/γ, muon or jet seed is reused
 ~40x less often than if it were a share of one pool.  Scatters of 12-15 GeV need a tier of their own:
 initial-state radiation recoils against the scatter and one hadron can carry most of a jet, so a scatter
 just below 15 GeV can hold a 25 GeV photon.  The rotation (a whole number of calorimeter towers, so
@@ -30,9 +30,12 @@ from codesign.cache import cache_dir, cache_key
 from codesign.data.detector import N_PHI_TOWERS, Deposits, MuonSources, concatenate
 from codesign.data.particles import Particles
 from codesign.data.processes import Process, get_process
-from codesign.data.zerobias import POOL_HARD_TIERS, SOFT_TIER_MAX_PTHAT, slice_process, tier_fractions
+from codesign.data.zerobias import POOL_HARD_TIERS, SOFT_TIER_MAX_PTHAT, pool_tier_sizes, slice_process, tier_fractions
 
 POOL_CHUNK_EVENTS = 1000
+#: Pool interactions turned into deposits and muon sources at once: ~1 GB of temporaries, and arrays above glibc's
+#: largest mmap threshold (32 MB), so that freeing them returns the memory instead of fragmenting the heap.
+_LEVEL1_BATCH = 50_000
 #: Bump when the pool's content for a given (seed, size) changes.
 POOL_FORMAT = 4
 
@@ -42,7 +45,7 @@ class PileupPool:
     """The pool's interactions as the detector's inputs (deposits, muon sources) and, when PF candidates are
     wanted, as particles; each table indexed by interaction (its `event` column), tier after tier (soft first)."""
 
-    particles: Particles | None  # None: a Level-1-only pool (a third of the memory)
+    particles: Particles | None  # None: a Level-1-only pool (~40% of the memory)
     deposits: Deposits
     muons: MuonSources
     hardness: np.ndarray  # per interaction: the highest particle pT, GeV
@@ -53,19 +56,18 @@ class PileupPool:
 
     @classmethod
     def of(cls, tiers: Iterable[Particles], with_particles: bool = True) -> PileupPool:
-        """The pool of `tiers` (soft first), taken one at a time: a default pool's particles are ~4 GB and their
+        """The pool of `tiers` (soft first), taken one at a time: a default pool's particles are ~6.4 GB and their
         deposits ~2 GB, so a worker holds one tier's particles beyond what it keeps, not all of them twice."""
         deposits, muons, hardness, kept, starts = [], [], [], [], [0]
         for tier in tiers:
-            d, m = Deposits.of(tier), MuonSources.of(tier)
-            # interaction indices fit 32 bits and tower indices 16: fewer bytes to hold and for every draw to gather
-            deposits.append(replace(d, event=(d.event + starts[-1]).astype(np.int32), ieta=d.ieta.astype(np.int16),
-                                    iphi=d.iphi.astype(np.int16)))
-            muons.append(replace(m, event=m.event + starts[-1]))
+            tier_deposits, tier_muons = _level1_inputs(tier, starts[-1])
+            deposits += tier_deposits
+            muons += tier_muons
             hardness.append(max_pt(tier))
             starts.append(starts[-1] + tier.n_events)
             if with_particles:
-                kept.append(tier)
+                kept.append(_single_precision(tier))
+            del tier  # else this tier's particles stay alive while the next one loads
         sizes = np.diff(starts)
         if len(sizes) != len(tier_fractions()) or sizes.min() < 1:
             raise ValueError(f"a pool needs {len(tier_fractions())} non-empty tiers, got tiers of {sizes.tolist()} interactions")
@@ -153,6 +155,31 @@ class PileupOverlay:
         return Overlay(deposits, muons, particles, n_pileup, drawn, crossing, leading, leading_pt)
 
 
+def _level1_inputs(tier: Particles, first: int) -> tuple[list[Deposits], list[MuonSources]]:
+    """The deposits and muon sources of `tier`, its interactions numbered from `first`, `_LEVEL1_BATCH` interactions
+    at a time: on a whole 250,000-interaction tier (~60M particles) the temporaries of `Deposits.of` took ~10 GB,
+    and two workers ran a 24 GB machine out of memory."""
+    deposits, muons = [], []
+    for start in range(0, tier.n_events, _LEVEL1_BATCH):
+        part = tier.slice_events(start, start + _LEVEL1_BATCH)
+        d, m = Deposits.of(part), MuonSources.of(part)
+        # interaction indices fit 32 bits and tower indices 16: fewer bytes to hold and for every draw to gather
+        deposits.append(replace(d, event=(d.event + first + start).astype(np.int32), ieta=d.ieta.astype(np.int16),
+                                iphi=d.iphi.astype(np.int16)))
+        muons.append(replace(m, event=m.event + first + start))
+    return deposits, muons
+
+
+def _single_precision(particles: Particles) -> Particles:
+    """`particles` with float32 kinematics, one column at a time (each float64 column is freed as it goes): pileup's
+    PF candidates need no more, and a default pool's particles take ~3.7 GB per worker instead of ~6.4 GB."""
+    for f in fields(Particles):
+        column = getattr(particles, f.name)
+        if column.dtype == np.float64:
+            setattr(particles, f.name, column.astype(np.float32))
+    return particles
+
+
 def max_pt(particles: Particles) -> np.ndarray:
     """The highest particle pT of every event (0 for an empty one)."""
     hardness = np.zeros(particles.n_events)
@@ -178,9 +205,10 @@ def _rotate(phi: np.ndarray, steps: np.ndarray) -> np.ndarray:
     return (phi + steps * (2 * np.pi / N_PHI_TOWERS) + np.pi) % (2 * np.pi) - np.pi
 
 
-def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> tuple[Path, ...]:
-    """The cached pool for `seed` with `n_events` interactions in each tier: one file per tier, each
-    generated on first use (in chunks, on `jobs` workers), so changing one tier never rebuilds another."""
+def pool_file(seed: int, pool_events: int, jobs: int, progress: bool) -> tuple[Path, ...]:
+    """The cached pool for `seed` with tiers of `pool_tier_sizes(pool_events)` interactions: one file per tier,
+    each generated on first use (in chunks, on `jobs` workers), so changing one tier never rebuilds another; a
+    tier's chunks are seeded by their index, so a larger tier starts with the interactions of a smaller one."""
     from codesign.data.generate import executor
     from codesign.data.generator import mpi_init_file
 
@@ -188,7 +216,8 @@ def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> tuple[Path
     paths, missing = [], []
     tiers = [(get_process("minbias"), 0.0, SOFT_TIER_MAX_PTHAT, 1.1),
              *((slice_process(low, high), low, high, 1.0) for low, high, _ in POOL_HARD_TIERS)]
-    for tier, (process, low, high, spare) in enumerate(tiers):
+    sizes = pool_tier_sizes(pool_events)
+    for tier, ((process, low, high, spare), n_events) in enumerate(zip(tiers, sizes)):
         key = cache_key({"seed": seed, "events": n_events, "tier": tier, "settings": process.settings,
                          "low": low, "high": high, "format": POOL_FORMAT})
         paths.append(cache_dir("pileup") / f"tier-{key}.npz")
@@ -209,6 +238,7 @@ def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> tuple[Path
         results = workers.map(_pool_chunk, tasks)
         for tier, tier_tasks in missing:
             low, high = tiers[tier][1:3]
+            n_events = sizes[tier]
             chunks = []
             for _ in tier_tasks:
                 chunks.append(next(results))
@@ -220,7 +250,8 @@ def pool_file(seed: int, n_events: int, jobs: int, progress: bool) -> tuple[Path
                 with open(tmp, "wb") as handle:
                     np.savez(handle, **vars(particles))
     if progress:
-        print(f"pileup pool (seed {seed}): {len(missing)} tier(s) of {n_events:,} interactions built once in "
+        built = ", ".join(f"{sizes[tier]:,}" for tier, _ in missing)
+        print(f"pileup pool (seed {seed}): {len(missing)} tier(s) of {built} interactions built once in "
               f"{time.monotonic() - started:.0f} s ({jobs} jobs), {paths[0].parent}")
     return tuple(paths)
 

@@ -45,6 +45,11 @@ POOL_MAX_PTHAT = 30.0
 #: 2.415 and 1.938 mb: below 30 GeV the multiparton-interaction damping and the condition that the first
 #: scatter is the hardest remove 10-20%; `python benchmarks/bench_zerobias.py --xsec` recomputes both.
 POOL_HARD_TIERS: tuple[tuple[float, float, float], ...] = ((12.0, 15.0, 2.077), (15.0, 30.0, 1.807))
+#: Each tier's size relative to `--pool-events` (soft first).  A replicated share (the part of a seed's weighted
+#: rate led by one reused interaction) scales as 1 / (tier size): with 100,000 interactions in every tier, the
+#: 15-30 GeV tier left 1.5-1.8% of DoubleEG_25_12er2p5's and DoubleIsoTau34er2p1's rate to one interaction
+#: (`benchmarks/bench_zerobias.py`, 1.25M crossings), so it holds 2.5 times as many.
+POOL_TIER_SIZES: tuple[float, ...] = (1.0, 1.0, 2.5)
 #: The soft tier: SoftQCD:inelastic events whose hardest scatter is below the first hard tier.
 SOFT_TIER_MAX_PTHAT = POOL_HARD_TIERS[0][0]
 #: (p̂T min, p̂T max, sigma in mb) of HardQCD:all at 13.6 TeV, Pythia 8.317 `sigmaGen` after 50,000 events
@@ -62,6 +67,11 @@ QCD_SLICES: tuple[tuple[float, float, float], ...] = (
 HARD_SHARE = 0.03
 #: A slice event weighs up to this many soft events (see the module docstring).
 HARD_WEIGHT_RATIO = 4.0
+
+
+def pool_tier_sizes(pool_events: int) -> tuple[int, ...]:
+    """Interactions in every pool tier (soft first) of a pool of `pool_events` per unit of `POOL_TIER_SIZES`."""
+    return tuple(round(pool_events * factor) for factor in POOL_TIER_SIZES)
 
 
 def tier_fractions() -> np.ndarray:

@@ -212,9 +212,10 @@ def load_design(target: str | Path, clock_mhz: float = 40.0) -> Design:
 
 
 REAL_EVENTS = {"zerobias": 500, "zprime_ee": 125, "zprime_mumu": 125, "hidden_valley": 250}
-#: Pileup interactions per pool tier of these events: with its few per cent spare, one 1,000-event Pythia chunk per
-#: hard tier, ~27 s of CPU on a fresh machine's first synth (2,000 took ~70 s); the vectors test bits, not rates.
-REAL_EVENTS_POOL = 990
+#: Pileup interactions per pool tier of these events (`zerobias.pool_tier_sizes`: 600, 600 and 1,500), the least
+#: that pileup 60 allows: four 1,000-event Pythia chunks in all, as many as a pool of 990 took before the 15-30 GeV
+#: tier grew; the vectors test bits, not rates.
+REAL_EVENTS_POOL = 600
 
 
 def real_event_counts(target: str | Path, raw: bool = False) -> np.ndarray | None:

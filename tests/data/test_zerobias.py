@@ -221,9 +221,11 @@ def test_sliced_parts_weight_each_slice_by_its_cross_section():
 
 def test_a_pool_without_particles_gives_the_same_level1_inputs():
     """Level-1-only samples load the pool without its particles (a third of the memory): the deposits and muon
-    sources every draw gathers are the same, and asking it for particles is an error, not an empty PF."""
+    sources every draw gathers are the same, and asking it for particles is an error, not an empty PF.  The tiers
+    have their sizes (the 15-30 GeV one 2.5 times the others)."""
     paths = pool_file(3, 2000, jobs=1, progress=False)
     full = load_pool(paths)
+    assert tuple(np.diff(full.tier_starts)) == zerobias.pool_tier_sizes(2000) == (2000, 2000, 5000)
     lean = PileupPool.of((full.particles.slice_events(a, b) for a, b in zip(full.tier_starts, full.tier_starts[1:])),
                          with_particles=False)
     assert lean.particles is None and lean.n_interactions == full.n_interactions

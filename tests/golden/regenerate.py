@@ -1,4 +1,4 @@
-"""Regenerate the golden vectors of every zoo model: `python tests/golden/regenerate.py`.
+"""Regenerate the golden vectors of every zoo model, or of the named ones: `python tests/golden/regenerate.py [NAME ...]`.
 
 Run it only when a change of outputs is intended, and say why in the commit message.  Inputs are
 real generated events (zero bias and signals, from the sample cache or generated)
@@ -37,10 +37,10 @@ def expected(model, raw: np.ndarray) -> dict[str, np.ndarray]:
             **{f"pass_{wp}": out[wp] for wp in model.chain.thresholds}}
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     import tempfile
 
-    for name in zoo_names():
+    for name in names or zoo_names():
         model = load_model(name)
         with tempfile.TemporaryDirectory() as tmp:
             raw = golden_inputs(model, np.random.default_rng(0), Path(tmp))
@@ -49,4 +49,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    main(sys.argv[1:])
