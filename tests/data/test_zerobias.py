@@ -109,11 +109,14 @@ def test_zero_bias_occupancies_match_run3_zero_bias(zero_bias):
 
 def test_single_jet_rate_from_a_small_weighted_sample(zero_bias):
     """SingleJet180 at pileup 60 from 8,000 weighted crossings: within a factor 3 of Run 3's ~4 kHz (it
-    would be 61x off without the (mu + 1) interactions per crossing, and absent without the slices)."""
+    would be 61x off without the (mu + 1) interactions per crossing, and absent without the slices).  The slices
+    put many light events in the tail; a soft crossing can pass too (an anomalous HF tower above 180 GeV, ~0.6 kHz),
+    at a soft crossing's weight."""
     events = read_events(zero_bias(8000, 60.0))
-    rate = fraction(_leading(events.jet) > 180.0, events.weight)
+    passed = _leading(events.jet) > 180.0
+    rate = fraction(passed, events.weight)
     assert 4.0 / 3 < rate.value * CROSSING_RATE_KHZ < 4.0 * 3
-    assert rate.effective > 20  # the slices put many light events in the tail
+    assert fraction(passed & (events.pthat > 0), events.weight).effective > 20
 
 
 def test_reused_pool_interactions_do_not_shape_the_tail(zero_bias):
@@ -226,8 +229,8 @@ def test_a_pool_without_particles_gives_the_same_level1_inputs():
     paths = pool_file(3, 2000, jobs=1, progress=False)
     full = load_pool(paths)
     assert tuple(np.diff(full.tier_starts)) == zerobias.pool_tier_sizes(2000) == (2000, 2000, 5000)
-    lean = PileupPool.of((full.particles.slice_events(a, b) for a, b in zip(full.tier_starts, full.tier_starts[1:])),
-                         with_particles=False)
+    assert full.particles.pt.dtype == np.float32  # kept in single precision, after the deposits
+    lean = load_pool(paths, with_particles=False)
     assert lean.particles is None and lean.n_interactions == full.n_interactions
     a = PileupOverlay(full, 20.0, np.random.default_rng(5)).draw(300, primary_from_pool=True)
     b = PileupOverlay(lean, 20.0, np.random.default_rng(5)).draw(300, primary_from_pool=True)
