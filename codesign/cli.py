@@ -309,11 +309,18 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+#: The signal that interrupted this run.  Kept because the exception `_on_signal` raises can be lost: raised
+#: inside a library's bare `except:` or a finaliser, it is swallowed, and the run goes on until what the handler
+#: stopped fails (a killed g++ is a failed build); `main` reports that failure as the interrupt it is.
+_received: list[int] = []
+
+
 def _on_signal(signum, frame) -> None:
     """Stop the child processes (compilers, simulators, workers), then unwind; later signals are ignored
     so the clean-up itself is not interrupted (a SIGKILL's leftovers are cleaned by the next run)."""
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_IGN)
+    _received.append(signum)
     stop_children()
     raise Interrupted(signum)
 
@@ -350,8 +357,27 @@ def _after_interrupt(args: argparse.Namespace | None) -> str:
     return getattr(args, "after_interrupt", None) or "no output written"
 
 
+def _failed(err: Exception, args: argparse.Namespace | None) -> int:
+    """One line on stderr for the error that ended the run, and its exit code; an unexpected error propagates."""
+    if _received:  # a consequence of the interrupt (see `_received`)
+        print(f"codesign: interrupted ({signal.Signals(_received[0]).name}, then: {one_line(err)}); "
+              f"{_after_interrupt(args)}", file=sys.stderr)
+        return 128 + _received[0]
+    if isinstance(err, CodesignError):
+        print(f"codesign: error: {err}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    if isinstance(err, MemoryError):
+        print("codesign: error: out of memory; use smaller inputs or fewer --vectors/--events", file=sys.stderr)
+        return 1
+    if isinstance(err, OSError):  # the environment: disk full, permissions changed during the run, ...
+        print(f"codesign: error: {one_line(err)}", file=sys.stderr)
+        return 1
+    raise err
+
+
 def main(argv: list[str] | None = None) -> int:
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _received.clear()
     args = None
     try:
         try:
@@ -361,21 +387,14 @@ def main(argv: list[str] | None = None) -> int:
         if not args.verbose:
             quiet_libraries()
         args.run(args)
-    except CodesignError as err:
-        print(f"codesign: error: {err}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except Interrupted as err:
         print(f"codesign: interrupted ({err}); {_after_interrupt(args)}", file=sys.stderr)
         return 128 + err.signum
     except KeyboardInterrupt:
         print(f"codesign: interrupted; {_after_interrupt(args)}", file=sys.stderr)
         return 128 + signal.SIGINT
-    except MemoryError:
-        print("codesign: error: out of memory; use smaller inputs or fewer --vectors/--events", file=sys.stderr)
-        return 1
-    except OSError as err:  # the environment: disk full, permissions changed during the run, ...
-        print(f"codesign: error: {one_line(err)}", file=sys.stderr)
-        return 1
+    except Exception as err:
+        return _failed(err, args)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
