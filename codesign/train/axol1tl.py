@@ -2,8 +2,8 @@
 
 The weights are trained on the weighted zero bias with its per-event weights and the per-event beta-VAE loss
 (`codesign.zoo.axol1tl.vae_loss`; plus magnitude pruning, per layer where the card says, and the card's
-`training.finetune` epochs that prune named layers further from the trained weights), the same architecture in
-float beside it; samples, scaling, thresholds (on the card's total-rate targets), metrics and the written card
+`training.finetune` epochs that prune named layers further from the trained weights; the learning-rate schedule
+and the averaging of the last epochs' weights of `codesign.train.schedule`), the same architecture in float beside it; samples, scaling, thresholds (on the card's total-rate targets), metrics and the written card
 come from `codesign.train.common`.
 """
 
@@ -13,9 +13,12 @@ import numpy as np
 
 from codesign.errors import CodesignError
 from codesign.train.common import Samples, check_epochs, evaluate_and_write, fit_scaling, load_samples, read_sample
+from codesign.train.schedule import check_schedule
 from codesign.zoo.card import Card
 
 __all__ = ["Samples", "load_samples", "read_sample", "train"]
+
+VALIDATION_SPLIT = 0.1  # Keras takes the last 10% of the (shuffled) training zero bias
 
 
 def check_finetune(card: Card) -> dict | None:
@@ -33,43 +36,57 @@ def check_finetune(card: Card) -> dict | None:
     return finetune
 
 
+def fit_encoder(card: Card, x_train: np.ndarray, sample_weight: np.ndarray, epochs: int, quantized: bool = True,
+                verbose: int = 0, watch: list | None = None):
+    """The card's VAE (QAT, or the same architecture in float) trained on network inputs `x_train`: `epochs`, then
+    the card's fine-tuning; returns the encoder.  `watch` callbacks see every epoch of both phases."""
+    import keras
+    import tensorflow as tf
+
+    from codesign.train.pruning import MagnitudePruning, final_sparsity
+    from codesign.train.schedule import WeightAveraging, adam, steps_per_epoch
+    from codesign.zoo import axol1tl
+
+    training, finetune = card.data["training"], check_finetune(card)
+    _, _, average = check_schedule(card)
+    keras.utils.set_random_seed(training["seed"])
+    tf.config.experimental.enable_op_determinism()
+    vae, encoder = axol1tl.build(card, quantized=quantized)
+    dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
+    sparsity = final_sparsity(card, [layer.name for layer in dense])
+    steps = steps_per_epoch(len(x_train), training["batch_size"], VALIDATION_SPLIT)
+    phases = [(epochs, None)] + ([(finetune["epochs"], finetune)] if finetune else [])
+    for i, (phase_epochs, phase) in enumerate(phases):
+        # a fresh optimiser per phase: the schedule restarts for the fine-tuning (SGDR)
+        vae.compile(optimizer=adam(card, steps * phase_epochs), loss=axol1tl.vae_loss(training["beta"]))
+        callbacks = [WeightAveraging(phase_epochs, average)] if i == len(phases) - 1 else []
+        if phase:  # prune the named layers further, from the trained weights
+            final = [phase["sparsity"].get(layer.name, s) for layer, s in zip(dense, sparsity)]
+            callbacks.append(MagnitudePruning(dense, final, phase_epochs, ramp_fraction=0.5))
+        elif any(sparsity):
+            callbacks.append(MagnitudePruning(dense, sparsity, phase_epochs))
+        vae.fit(x_train, x_train, epochs=phase_epochs, callbacks=callbacks + (watch or []), sample_weight=sample_weight,
+                batch_size=training["batch_size"], shuffle=True, validation_split=VALIDATION_SPLIT, verbose=verbose)
+    return encoder
+
+
 def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int | None = None,
           verbose: int = 0) -> dict:
     """Train the card's model, write weights, card and metrics; return the metrics.
 
     `raws` holds the raw inputs of every sample under the keys `background`, `reference` and the signal names."""
-    import keras
-    import tensorflow as tf
-
-    from codesign.train.pruning import MagnitudePruning, final_sparsity
-    from codesign.zoo import axol1tl
-
     training = card.data["training"]
     epochs = check_epochs(card, epochs)
-    finetune = check_finetune(card)
+    check_finetune(card)
+    check_schedule(card)
     rng = np.random.default_rng(training["seed"])
     train_raw, train_w = raws["background"], samples.background.weights
     scaling, network_inputs = fit_scaling(card, train_raw, train_w, rng)
 
-    order = rng.permutation(len(train_raw))  # validation_split takes the last 10%: shuffle first
+    order = rng.permutation(len(train_raw))  # validation_split takes the last events: shuffle first
     x_train, sample_weight = network_inputs(train_raw[order]), train_w[order] / train_w.mean()
-    models = {}
-    for quantized in (True, False):
-        keras.utils.set_random_seed(training["seed"])
-        tf.config.experimental.enable_op_determinism()
-        vae, encoder = axol1tl.build(card, quantized=quantized)
-        vae.compile(optimizer=keras.optimizers.Adam(training["learning_rate"]), loss=axol1tl.vae_loss(training["beta"]))
-        dense = [layer for layer in encoder.layers if hasattr(layer, "kernel")]
-        sparsity = final_sparsity(card, [layer.name for layer in dense])
-        callbacks = [MagnitudePruning(dense, sparsity, epochs)] if any(sparsity) else []
-        fit = dict(sample_weight=sample_weight, batch_size=training["batch_size"], shuffle=True, validation_split=0.1,
-                   verbose=verbose)
-        vae.fit(x_train, x_train, epochs=epochs, callbacks=callbacks, **fit)
-        if finetune:  # prune the named layers further, from the trained weights
-            final = [finetune["sparsity"].get(layer.name, s) for layer, s in zip(dense, sparsity)]
-            vae.fit(x_train, x_train, epochs=finetune["epochs"], **fit,
-                    callbacks=[MagnitudePruning(dense, final, finetune["epochs"], ramp_fraction=0.5)])
-        models["qat" if quantized else "float"] = encoder
+    models = {kind: fit_encoder(card, x_train, sample_weight, epochs, quantized=kind == "qat", verbose=verbose)
+              for kind in ("qat", "float")}
 
     def float_score(raw: np.ndarray) -> np.ndarray:
         mu = models["float"].predict(network_inputs(raw), batch_size=8192, verbose=0)

@@ -64,3 +64,6 @@ class MagnitudePruning(keras.callbacks.Callback):
     def on_train_batch_end(self, batch: int, logs=None) -> None:
         for layer, mask in zip(self.layers, self.masks):
             layer.kernel.assign(layer.kernel * mask)
+
+    def on_train_end(self, logs=None) -> None:  # after a `WeightAveraging` earlier in the list
+        self.on_train_batch_end(-1)

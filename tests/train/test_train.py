@@ -98,3 +98,48 @@ def test_finetune_prunes_the_named_layers_further(tmp_path, samples):
     with pytest.raises(CodesignError, match="training.finetune must be"):
         train(bad, *samples)
     assert not (tmp_path / "bad" / "encoder.h5").exists()
+
+
+def test_cosine_schedule_falls_to_its_final_fraction(tmp_path):
+    """`learning_rate_schedule: cosine` takes Adam from the card's rate to `final_fraction` of it over the steps,
+    half-way at the middle; without the key the rate is the card's, constant."""
+    from codesign.train.schedule import learning_rate
+
+    card = _tiny_card(tmp_path / "cos", sparsity=0.0)
+    card.data["training"].update(learning_rate=1e-3, learning_rate_schedule={"kind": "cosine", "final_fraction": 0.01})
+    rate = learning_rate(card, steps=100)
+    at = [float(rate(step)) for step in (0, 50, 100, 400)]
+    np.testing.assert_allclose(at, [1e-3, (1e-3 + 1e-5) / 2, 1e-5, 1e-5], rtol=1e-5)
+    card.data["training"].pop("learning_rate_schedule")
+    assert learning_rate(card, steps=100) == pytest.approx(1e-3)
+
+
+def test_weight_averaging_writes_the_mean_of_the_last_epochs():
+    """`WeightAveraging(epochs, last)` leaves the mean of the weights at the ends of the last `last` epochs."""
+    import keras
+
+    from codesign.train.schedule import WeightAveraging
+
+    keras.utils.set_random_seed(3)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    x = np.random.default_rng(0).normal(size=(256, 4))
+    seen = []
+    record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: seen.append(model.get_weights()))
+    model.fit(x, x.sum(axis=1), epochs=5, batch_size=32, verbose=0, callbacks=[record, WeightAveraging(5, 3)])
+    for i, weight in enumerate(model.get_weights()):
+        expected = np.mean([s[i].astype(np.float64) for s in seen[2:]], axis=0).astype(np.float32)
+        np.testing.assert_array_equal(weight, expected)
+        assert not np.array_equal(weight, seen[-1][i])  # the last epoch's weights were replaced
+
+
+@pytest.mark.parametrize("training", [{"learning_rate_schedule": {"kind": "step"}},
+                                      {"learning_rate_schedule": {"kind": "cosine", "final_fraction": 0}},
+                                      {"learning_rate_schedule": {"kind": "cosine", "final": 0.1}},
+                                      {"average_epochs": 0}, {"average_epochs": 2.5}])
+def test_bad_schedule_is_refused_before_anything_is_written(tmp_path, samples, training):
+    card = _tiny_card(tmp_path / "bad", sparsity=0.5)
+    card.data["training"].update(training)
+    with pytest.raises(CodesignError, match=r"training\.(learning_rate_schedule|average_epochs) must be"):
+        train(card, *samples)
+    assert not (tmp_path / "bad" / "encoder.h5").exists()
