@@ -39,6 +39,7 @@ def main() -> None:
     parser.add_argument("--model", default="axol1tl")
     parser.add_argument("--stops", type=int, nargs="+", default=[14, 17, 20, 23], help="main epochs to stop after")
     parser.add_argument("--signals", nargs="+", default=list(DEFAULT_SIGNALS))
+    parser.add_argument("--recipes", nargs="+", choices=("card", "constant"), default=["card", "constant"])
     args = parser.parse_args()
 
     import keras
@@ -76,7 +77,7 @@ def main() -> None:
     for key in ("learning_rate_schedule", "average_epochs"):
         constant.data["training"].pop(key, None)
     header = "".join(f"{name[:13]:>14s}" for name in args.signals)
-    for label, recipe in (("card", card), ("constant", constant)):
+    for label, recipe in ((label, {"card": card, "constant": constant}[label]) for label in args.recipes):
         print(f"\n== recipe: {label} (learning_rate_schedule {recipe.data['training'].get('learning_rate_schedule')},"
               f" average_epochs {recipe.data['training'].get('average_epochs', 1)})")
         per_epoch: list[list[float]] = []

@@ -58,7 +58,8 @@ def fit_encoder(card: Card, x_train: np.ndarray, sample_weight: np.ndarray, epoc
     phases = [(epochs, None)] + ([(finetune["epochs"], finetune)] if finetune else [])
     for i, (phase_epochs, phase) in enumerate(phases):
         # a fresh optimiser per phase: the schedule restarts for the fine-tuning (SGDR)
-        vae.compile(optimizer=adam(card, steps * phase_epochs), loss=axol1tl.vae_loss(training["beta"]))
+        vae.compile(optimizer=adam(card, steps * phase_epochs), loss=axol1tl.vae_loss(training["beta"]),
+                    weighted_metrics=[])  # the loss is weighted; [] tells Keras no metric needs the weights
         callbacks = [WeightAveraging(phase_epochs, average)] if i == len(phases) - 1 else []
         if phase:  # prune the named layers further, from the trained weights
             final = [phase["sparsity"].get(layer.name, s) for layer, s in zip(dense, sparsity)]

@@ -55,7 +55,8 @@ def tiny_card(folder: Path, with_weights: bool = False) -> Path:
     card = load_card(folder)
     card.data["architecture"] = {"encoder": [6], "latent": 2, "decoder": [6]}
     card.data["training"].update(epochs=1, batch_size=128, signals=list(SIGNALS))
-    card.data["training"].pop("finetune", None)  # the grid's sparsity alone
+    card.data["training"].pop("finetune", None)  # the grid's sparsity alone, no per-layer one
+    card.data["quantization"].pop("layers", None)
     card.save()
     return folder
 
