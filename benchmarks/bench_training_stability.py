@@ -99,7 +99,8 @@ def main() -> None:
         spread = np.ptp(np.array(list(finals.values())), axis=0)
         print(f"{'spread (max - min)':>38s}" + "".join(f"{s:14.3f}" for s in spread))
         if per_epoch:
-            print(f"per epoch, {training['epochs']} main + fine-tuning (weights before averaging):{'':4s}{header}")
+            tuning = " + fine-tuning" if recipe.data["training"].get("finetune") else ""
+            print(f"per epoch, {training['epochs']} main{tuning} (weights before averaging):{'':4s}{header}")
             for epoch, row in enumerate(per_epoch, 1):
                 print(f"{epoch:>38d}" + "".join(f"{a:14.3f}" for a in row))
 
