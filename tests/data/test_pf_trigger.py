@@ -56,7 +56,7 @@ def test_a_retrained_trigger_is_a_new_sample(tmp_path, monkeypatch):
 @pytest.mark.parametrize("argv, message", [
     (["--pf-trigger", "axol1tl"], "--pf-trigger must be MODEL:WORKING_POINT"),
     (["--pf-trigger", "axol1tl:Nope"], "axol1tl has the working points Loose, Medium, Tight"),
-    (["--pf-trigger", "nomodel:Medium"], "nomodel"),
+    (["--pf-trigger", "nomodel:Medium"], "no model card for 'nomodel'; give a zoo model (axol1tl, cicada"),
     (["--pf-trigger", "axol1tl:Medium", "--no-pf"], "cannot go with --no-pf"),
 ])
 def test_bad_triggers_are_one_line_errors(tmp_path, capsys, argv, message):
