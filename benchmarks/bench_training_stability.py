@@ -25,15 +25,6 @@ import numpy as np
 DEFAULT_SIGNALS = ("zprime_ee", "zprime_mumu", "wprime_taunu", "hidden_valley")
 
 
-def _sample(spec: dict, folder: Path, view: str):
-    from codesign.data import GenerationRequest, generate
-    from codesign.train.common import read_sample
-
-    request = GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=False)
-    path, _ = generate(request, folder / f"{spec['process']}-{spec['seed']}.root", jobs=2, progress=True)
-    return read_sample(spec["process"], path, view)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="axol1tl")
@@ -46,21 +37,16 @@ def main() -> None:
 
     from codesign.metrics.rates import roc_auc
     from codesign.metrics.stats import effective_count
-    from codesign.train.axol1tl import VALIDATION_SPLIT, fit_encoder
-    from codesign.train.common import fit_scaling
+    from codesign.train.axol1tl import VALIDATION_SPLIT, fit_encoder, training_inputs
+    from codesign.train.common import load_sample, sample_requests
     from codesign.zoo import load_card
 
     card = load_card(args.model)
-    training, view = card.data["training"], card.data["inputs"]["view"]
-    with tempfile.TemporaryDirectory() as tmp:
-        background, raw = _sample(training["background"], Path(tmp), view)
-        signals = {name: _sample({"process": name, "events": training["signal_events"], "seed": training["background"]["seed"],
-                                  "pileup": training["background"]["pileup"]}, Path(tmp), view)
-                   for name in args.signals}
-    rng = np.random.default_rng(training["seed"])  # as codesign.train.axol1tl.train draws them
-    _, network_inputs = fit_scaling(card, raw, background.weights, rng)
-    order = rng.permutation(len(raw))
-    x, weights = network_inputs(raw[order]), background.weights[order] / background.weights.mean()
+    training, requests = card.data["training"], sample_requests(card)
+    with tempfile.TemporaryDirectory() as tmp:  # the reference zero bias is not needed
+        background, raw = load_sample(card, "background", requests["background"], Path(tmp))
+        signals = {name: load_sample(card, name, requests[name], Path(tmp)) for name in args.signals}
+    _, network_inputs, x, weights = training_inputs(card, raw, background.weights)  # as `codesign train` does
     held_out = slice(int(len(x) * (1 - VALIDATION_SPLIT)), None)  # Keras' validation split: never trained on
     x_signal = {name: network_inputs(r) for name, (_, r) in signals.items()}
     print(f"held-out zero bias: {len(x[held_out]):,} crossings, {effective_count(weights[held_out]):,.0f} effective;"
@@ -73,6 +59,16 @@ def main() -> None:
         return [roc_auc(background_score, score(x_signal[name]), weights[held_out], signals[name][0].weights)
                 for name in args.signals]
 
+    class Watch(keras.callbacks.Callback):
+        """The AUCs of the quantized mu of the VAE being trained, after every epoch."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[list[float]] = []
+
+        def on_epoch_end(self, epoch, logs=None) -> None:
+            self.rows.append(aucs(keras.Model(self.model.input, self.model.get_layer("mu_quant").output)))
+
     constant = copy.deepcopy(card)
     for key in ("learning_rate_schedule", "average_epochs"):
         constant.data["training"].pop(key, None)
@@ -80,28 +76,21 @@ def main() -> None:
     for label, recipe in ((label, {"card": card, "constant": constant}[label]) for label in args.recipes):
         print(f"\n== recipe: {label} (learning_rate_schedule {recipe.data['training'].get('learning_rate_schedule')},"
               f" average_epochs {recipe.data['training'].get('average_epochs', 1)})")
-        per_epoch: list[list[float]] = []
-
-        class Watch(keras.callbacks.Callback):
-            """The AUCs of the quantized mu of the VAE being trained, after every epoch."""
-
-            def on_epoch_end(self, epoch, logs=None):
-                per_epoch.append(aucs(keras.Model(self.model.input, self.model.get_layer("mu_quant").output)))
-
+        watch = Watch()
         finals = {}
         print(f"{'AUC on the held-out zero bias:':38s}{header}")
         for stop in args.stops:
             started = time.perf_counter()
-            encoder = fit_encoder(recipe, x, weights, stop, watch=[Watch()] if stop == training["epochs"] else None)
+            encoder = fit_encoder(recipe, x, weights, stop, watch=[watch] if stop == training["epochs"] else None)
             finals[stop] = aucs(encoder)
             print(f"stop after {stop:3d} main epochs ({time.perf_counter() - started:5.0f} s):"
                   + "".join(f"{a:14.3f}" for a in finals[stop]))
         spread = np.ptp(np.array(list(finals.values())), axis=0)
         print(f"{'spread (max - min)':>38s}" + "".join(f"{s:14.3f}" for s in spread))
-        if per_epoch:
+        if watch.rows:
             tuning = " + fine-tuning" if recipe.data["training"].get("finetune") else ""
             print(f"per epoch, {training['epochs']} main{tuning} (weights before averaging):{'':4s}{header}")
-            for epoch, row in enumerate(per_epoch, 1):
+            for epoch, row in enumerate(watch.rows, 1):
                 print(f"{epoch:>38d}" + "".join(f"{a:14.3f}" for a in row))
 
 

@@ -47,7 +47,7 @@ def _data_processes(args: argparse.Namespace) -> None:
 
 def _train(args: argparse.Namespace) -> None:
     from codesign.train import axol1tl, cicada, gelato
-    from codesign.train.common import load_samples
+    from codesign.train.common import check_epochs, load_samples
     from codesign.zoo import load_card
 
     trainers = {"vae": axol1tl.train, "vae_gan": gelato.train, "cicada": cicada.train}
@@ -55,6 +55,7 @@ def _train(args: argparse.Namespace) -> None:
     if card.data.get("family") not in trainers:
         raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented "
                             f"(known: {', '.join(trainers)}); fix the card's family")
+    {"vae": axol1tl.check_training}.get(card.data["family"], check_epochs)(card, args.epochs)  # before the samples
     samples, raws = load_samples(card, jobs=args.jobs)
     metrics = trainers[card.data["family"]](card, samples, raws, epochs=args.epochs, verbose=2)
     for name, wp in metrics["working_points"].items():

@@ -11,7 +11,6 @@ reader recomputing the trigger from the file finds PF candidates exactly in the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -38,14 +37,11 @@ class Level1Filter:
 
 def parse(spec: str) -> tuple[str, str]:
     """(model, working point) of MODEL:WORKING_POINT, checked against the zoo card without loading weights."""
-    from codesign.zoo.card import CARD_FILE, load_card, zoo_names
+    from codesign.zoo.card import load_card
 
     model, sep, working_point = spec.partition(":")
     if not sep or not model or not working_point:
         raise CodesignError(f"--pf-trigger must be MODEL:WORKING_POINT, e.g. axol1tl:Medium; got {spec!r}")
-    if model not in zoo_names() and not (Path(model) / CARD_FILE).is_file():  # load_card's hint offers a .h5 file
-        raise CodesignError(f"--pf-trigger {spec}: no model card for {model!r}; give a zoo model "
-                            f"({', '.join(zoo_names())}) or a model folder")
     card = load_card(model)
     view = card.data["inputs"]["view"]
     if view not in VIEWS:

@@ -3,15 +3,19 @@
 The weights are trained on the weighted zero bias with its per-event weights and the per-event beta-VAE loss
 (`codesign.zoo.axol1tl.vae_loss`; plus magnitude pruning, per layer where the card says, and the card's
 `training.finetune` epochs that prune named layers further from the trained weights; the learning-rate schedule
-and the averaging of the last epochs' weights of `codesign.train.schedule`), the same architecture in float beside it; samples, scaling, thresholds (on the card's total-rate targets), metrics and the written card
-come from `codesign.train.common`.
+and the averaging of the last epochs' weights of `codesign.train.schedule`), the same architecture in float
+beside it; samples, scaling, thresholds (on the card's total-rate targets), metrics and the written card come
+from `codesign.train.common`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from codesign.errors import CodesignError
+from codesign.fixed.trigger import InputScaling
 from codesign.train.common import Samples, check_epochs, evaluate_and_write, fit_scaling, load_samples, read_sample
 from codesign.train.schedule import check_schedule
 from codesign.zoo.card import Card
@@ -34,6 +38,25 @@ def check_finetune(card: Card) -> dict | None:
         raise CodesignError(f"card {card.folder / 'card.yaml'}: training.finetune must be {{epochs: N >= 1, sparsity: "
                             f"{{LAYER: S in [0, 1)}}}} with LAYER among {', '.join(sorted(layers))}, got {finetune!r}")
     return finetune
+
+
+def check_training(card: Card, epochs: int | None = None) -> int:
+    """The epochs to train, once the card's training entries (epochs, fine-tuning, schedule) are checked: the CLI
+    calls it before any sample is generated."""
+    epochs = check_epochs(card, epochs)
+    check_finetune(card)
+    check_schedule(card)
+    return epochs
+
+
+def training_inputs(card: Card, raw: np.ndarray, weights: np.ndarray
+                    ) -> tuple[InputScaling, Callable[[np.ndarray], np.ndarray], np.ndarray, np.ndarray]:
+    """(scaling, raw -> network inputs, shuffled network inputs, their weights normalised to mean 1) of the
+    training zero bias `raw` with `weights`; the scaling is fitted and recorded in the card, from the card's seed."""
+    rng = np.random.default_rng(card.data["training"]["seed"])
+    scaling, network_inputs = fit_scaling(card, raw, weights, rng)
+    order = rng.permutation(len(raw))  # validation_split takes the last events: shuffle first
+    return scaling, network_inputs, network_inputs(raw[order]), weights[order] / weights.mean()
 
 
 def fit_encoder(card: Card, x_train: np.ndarray, sample_weight: np.ndarray, epochs: int, quantized: bool = True,
@@ -76,16 +99,8 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     """Train the card's model, write weights, card and metrics; return the metrics.
 
     `raws` holds the raw inputs of every sample under the keys `background`, `reference` and the signal names."""
-    training = card.data["training"]
-    epochs = check_epochs(card, epochs)
-    check_finetune(card)
-    check_schedule(card)
-    rng = np.random.default_rng(training["seed"])
-    train_raw, train_w = raws["background"], samples.background.weights
-    scaling, network_inputs = fit_scaling(card, train_raw, train_w, rng)
-
-    order = rng.permutation(len(train_raw))  # validation_split takes the last events: shuffle first
-    x_train, sample_weight = network_inputs(train_raw[order]), train_w[order] / train_w.mean()
+    epochs = check_training(card, epochs)
+    scaling, network_inputs, x_train, sample_weight = training_inputs(card, raws["background"], samples.background.weights)
     models = {kind: fit_encoder(card, x_train, sample_weight, epochs, quantized=kind == "qat", verbose=verbose)
               for kind in ("qat", "float")}
 

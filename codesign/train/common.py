@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +26,9 @@ from codesign.errors import CodesignError
 from codesign.fixed.trigger import InputScaling
 from codesign.metrics.report import Sample
 from codesign.zoo.card import METRICS_FILE, Card
+
+if TYPE_CHECKING:
+    from codesign.data import GenerationRequest
 
 
 @dataclass
@@ -44,27 +48,39 @@ def read_sample(name: str, path: Path, view: str) -> tuple[Sample, np.ndarray]:
     return Sample(name, str(path), read_events(path, parts=L1_PARTS), read_weights(path)), read_view(path, view)
 
 
-def load_samples(card: Card, jobs: int = 2, progress: bool = True) -> tuple[Samples, dict[str, np.ndarray]]:
-    """Generate (or take from the cache) the samples the card asks for: the samples and their raw views."""
-    import tempfile
-
-    from codesign.data import GenerationRequest, generate
+def sample_requests(card: Card) -> dict[str, GenerationRequest]:
+    """The generation requests of the card's samples: `background`, `reference` and each signal by name."""
+    from codesign.data import GenerationRequest
 
     training = card.data["training"]
-    view = card.data["inputs"]["view"]
     pileup = training["background"]["pileup"]
-    requests = {
+    specs = {
         "background": training["background"], "reference": training["reference"],
         **{name: {"process": name, "events": training["signal_events"], "pileup": pileup,
                   "seed": training["background"]["seed"]} for name in training["signals"]},
     }
+    return {key: GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=False)
+            for key, spec in specs.items()}
+
+
+def load_sample(card: Card, key: str, request: GenerationRequest, folder: Path, jobs: int = 2,
+                progress: bool = True) -> tuple[Sample, np.ndarray]:
+    """One of the card's samples (generated, or taken from the cache) and its raw view."""
+    from codesign.data import generate
+
+    path, _ = generate(request, folder / f"{key}.root", jobs=jobs, progress=progress)
+    return read_sample(key, path, card.data["inputs"]["view"])
+
+
+def load_samples(card: Card, jobs: int = 2, progress: bool = True) -> tuple[Samples, dict[str, np.ndarray]]:
+    """Generate (or take from the cache) the samples the card asks for: the samples and their raw views."""
+    import tempfile
+
     loaded, raws = {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        for key, spec in requests.items():
-            request = GenerationRequest(spec["process"], spec["events"], pileup=spec["pileup"], seed=spec["seed"], pf=False)
-            path, _ = generate(request, Path(tmp) / f"{key}.root", jobs=jobs, progress=progress)
-            loaded[key], raws[key] = read_sample(key, path, view)
-    signals = {name: loaded[name] for name in training["signals"]}
+        for key, request in sample_requests(card).items():
+            loaded[key], raws[key] = load_sample(card, key, request, Path(tmp), jobs, progress)
+    signals = {name: loaded[name] for name in card.data["training"]["signals"]}
     return Samples(loaded["background"], loaded["reference"], signals), raws
 
 

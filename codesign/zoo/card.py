@@ -114,15 +114,18 @@ class Card:
             tmp.write_text(header + yaml.safe_dump(self.data, sort_keys=False, width=120, default_flow_style=None))
 
 
-def load_card(name_or_folder: str | Path) -> Card:
-    """The card of a zoo model (by name) or of a model folder."""
+def load_card(name_or_folder: str | Path, alternatives: str = "") -> Card:
+    """The card of a zoo model (by name) or of a model folder; `alternatives` names what else the caller accepts
+    (e.g. "a .h5 file"), for the error when there is no such card."""
     folder = Path(name_or_folder)
     if not (folder / CARD_FILE).is_file():
         folder = models_dir() / str(name_or_folder)
     path = folder / CARD_FILE
     if not path.is_file():
         known = ", ".join(zoo_names()) or "none"
-        raise CodesignError(f"no model card for {name_or_folder!r}; zoo models: {known}, or give a .h5 file")
+        choices = f"a zoo model ({known}), a model folder or {alternatives}" if alternatives else \
+            f"a zoo model ({known}) or a model folder"
+        raise CodesignError(f"no model card for {name_or_folder!r}; give {choices}")
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as err:

@@ -55,7 +55,7 @@ def load_model(target: str | Path, hls_config: Path | None = None) -> LoadedMode
         model = load_keras(Path(target))
         graph, note = lower_keras(model, precisions=precisions)
         return LoadedModel(Path(target).stem, model, graph, note)
-    card = load_card(target)
+    card = load_card(target, alternatives="a .h5 file")
     if not card.encoder_path.is_file():
         raise CodesignError(f"model {card.name} has no trained weights ({card.encoder_path}); run `codesign train {card.name}`")
     model = load_keras(card.encoder_path)

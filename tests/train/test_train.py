@@ -143,3 +143,21 @@ def test_bad_schedule_is_refused_before_anything_is_written(tmp_path, samples, t
     with pytest.raises(CodesignError, match=r"training\.(learning_rate_schedule|average_epochs) must be"):
         train(card, *samples)
     assert not (tmp_path / "bad" / "encoder.h5").exists()
+
+
+def test_train_verb_refuses_a_bad_schedule_before_generating_samples(tmp_path, monkeypatch, capsys):
+    """`codesign train FOLDER` checks the card's training entries before any sample is generated or read."""
+    from codesign import cli
+    from codesign.train import common
+
+    def no_samples(*args, **kwargs):
+        raise AssertionError("samples were loaded before the card was checked")
+
+    monkeypatch.setattr(common, "load_samples", no_samples)
+    card = _tiny_card(tmp_path / "bad", sparsity=0.5)
+    card.data["training"]["learning_rate_schedule"] = {"kind": "cosine", "final_fraction": float("nan")}
+    card.save()
+    assert cli.main(["train", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training.learning_rate_schedule must be" in err and err.count("\n") == 0
+    assert not (tmp_path / "bad" / "encoder.h5").exists()
