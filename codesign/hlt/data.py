@@ -3,6 +3,7 @@ Level-1 AXOL1TL working point (the bit-exact trigger emulation of the zoo model 
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,32 @@ from codesign.errors import CodesignError
 
 @dataclass
 class HltSample:
-    """One file: its candidates (n, N, 6), weights, and (when asked) the Level-1 trigger's scores."""
+    """One file: the candidates (n_held, N, 6) of the events that have PF candidates (`rows`, all events when
+    None), every event's weight and (when asked) Level-1 score.  A zero bias filtered at Level-1 holds PF
+    candidates in a few hundred of its million crossings; only those are built into dense arrays."""
 
     name: str
     path: str
     candidates: np.ndarray
     weights: np.ndarray
     l1_scores: np.ndarray | None = None
+    rows: np.ndarray | None = None
+
+    @property
+    def held(self) -> np.ndarray:
+        """The event indices of `candidates`' rows."""
+        return np.arange(len(self.weights)) if self.rows is None else self.rows
+
+    def candidates_of(self, events: np.ndarray) -> np.ndarray:
+        """The candidates of the events selected by the boolean mask `events`; each must hold candidates."""
+        if self.rows is None:
+            return self.candidates[events]
+        wanted = np.flatnonzero(events)
+        at = np.searchsorted(self.rows, wanted)
+        if len(wanted) and (at.max() >= len(self.rows) or not np.array_equal(self.rows[at], wanted)):
+            raise CodesignError(f"{self.path}: some selected events carry no PF candidates; generate the file with PF "
+                                "candidates in them (codesign data generate without --no-pf, or with a looser --pf-trigger)")
+        return self.candidates[at]
 
 
 ROLES = ("classes", "signals", "zerobias")
@@ -36,6 +56,7 @@ def requests(card: dict) -> dict[str, dict]:
         # PF candidates only where the Level-1 working point fires: the HLT never sees the other crossings, and
         # the sample can then be large enough for kHz-level rates (`codesign.data.trigger`)
         "zerobias": {"zerobias": {**base, "process": "zerobias", "events": data["zerobias_events"],
+                                  "seed": data.get("zerobias_seed", data["seed"]),
                                   "pf_trigger": f"{card['level1']['model']}:{card['level1']['working_point']}"}},
     }
 
@@ -65,9 +86,13 @@ def read_sample(name: str, path: Path, max_candidates: int, l1=None) -> HltSampl
     events = read_events(path, parts=("pf",))
     if events.pf is None or not {"dxy", "dxysig", "pid"} <= set(events.pf.extra):
         raise CodesignError(f"{path} has no PF candidates with dxy, dxysig, pid; generate it without --no-pf")
-    candidates, _ = hlt(events.pf, max_candidates)
+    pf, rows = events.pf, np.flatnonzero(events.pf.counts)
+    if len(rows) < pf.n_events:  # events without candidates (e.g. rejected at Level-1) are not built
+        pf = dataclasses.replace(pf, counts=pf.counts[rows])
+    candidates, _ = hlt(pf, max_candidates)
     scores = l1.scores(read_view(path, l1.view)) if l1 is not None else None
-    return HltSample(name, str(path), candidates, read_weights(path), scores)
+    return HltSample(name, str(path), candidates, read_weights(path), scores,
+                     rows if len(rows) < events.pf.n_events else None)
 
 
 def level1(card: dict):

@@ -82,7 +82,7 @@ def evaluate_samples(scorer: Scorer, samples: dict[str, dict[str, HltSample]], p
     if not zb_pass.any():
         raise CodesignError(f"no zero-bias event of {zb.path} passes {l1_model.name} {wp_name}; generate more zero bias")
     zb_scores = np.full(len(zb.weights), -np.inf)
-    zb_scores[zb_pass] = scorer(zb.candidates[zb_pass], progress)
+    zb_scores[zb_pass] = scorer(zb.candidates_of(zb_pass), progress)
     r0 = rate(zb_pass, zb.weights)
     scan = rate_scan(zb_scores, zb.weights)
     fraction_to = float(card["working_point"]["rate_fraction"])
@@ -217,14 +217,16 @@ def run(model_dir: Path, events: Path, output: Path, threshold: float, threads: 
     check_output(output)
     scorer = Scorer(model_dir, threads)
     sample = read_sample(Path(events).name, Path(events), scorer.card["inputs"]["max_candidates"])
-    scores = scorer(sample.candidates, progress)
-    accepted = np.flatnonzero(scores > threshold)
-    summary = {"file": str(events), "events": int(len(scores)), "accepted": int(len(accepted)), "threshold": threshold}
+    scores = scorer(sample.candidates, progress)  # events without PF candidates are never accepted
+    accepted = scores > threshold
+    events_accepted, scores = sample.held[accepted], scores[accepted]
+    summary = {"file": str(events), "events": int(len(sample.weights)), "scored": int(len(sample.candidates)),
+               "accepted": int(len(events_accepted)), "threshold": threshold}
     with atomic_path(output, folder=True) as tmp:
         tmp.mkdir()
         with open(tmp / "accepted.csv", "w") as handle:
             handle.write("event,score\n")
-            handle.writelines(f"{i},{scores[i]:.6g}\n" for i in accepted)
+            handle.writelines(f"{i},{score:.6g}\n" for i, score in zip(events_accepted, scores))
         (tmp / "summary.json").write_text(json.dumps(summary, indent=1))
     return summary
 

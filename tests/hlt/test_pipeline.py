@@ -13,6 +13,8 @@ from codesign.hlt.data import level1, load_all, read_sample
 from codesign.hlt.pipeline import Scorer, evaluate, latent, run
 from codesign.hlt.train import train
 
+from tests.conftest import TEST_PILEUP, TEST_POOL_EVENTS
+
 N = 32
 TINY = {"architecture.embedding": 16, "architecture.heads": 2, "architecture.layers": 2, "architecture.feed_forward": 16,
         "architecture.projection_k": 4, "inputs.max_candidates": N, "training.epochs": 1, "training.batch_size": 64,
@@ -129,3 +131,30 @@ def test_zero_bias_carries_pf_only_where_level1_fires():
     request.validate()
     assert request.key() != GenerationRequest(spec["process"], spec["events"]).key()
     assert all("pf_trigger" not in s for role in ("classes", "signals") for s in requests(card)[role].values())
+
+
+def test_a_level1_filtered_zero_bias_builds_only_the_crossings_with_pf(tiny, tmp_path):
+    """A `--pf-trigger` zero bias holds candidates in the Level-1 accepted crossings only: the reader builds just
+    those, in the same order as a dense build, and `run` names them by their crossing index."""
+    from codesign.data import GenerationRequest, generate, read_events
+    from codesign.data.views import hlt
+
+    _, _, folder, _ = tiny
+    request = GenerationRequest("zerobias", 600, pileup=TEST_PILEUP, seed=11, pool_events=TEST_POOL_EVENTS,
+                                pf_trigger="axol1tl:Loose")
+    path, _ = generate(request, tmp_path / "filtered.root", jobs=2, progress=False)
+    sample = read_sample("zb", path, N)
+    with_pf = read_events(path, parts=("pf",)).pf.counts > 0
+    assert 0 < with_pf.sum() < len(with_pf) and len(sample.weights) == len(with_pf)
+    np.testing.assert_array_equal(sample.held, np.flatnonzero(with_pf))
+    dense, _ = hlt(read_events(path, parts=("pf",)).pf, N)
+    np.testing.assert_array_equal(sample.candidates, dense[with_pf])
+    np.testing.assert_array_equal(sample.candidates_of(with_pf), dense[with_pf])
+    with pytest.raises(CodesignError, match="carry no PF candidates"):
+        sample.candidates_of(~with_pf)
+    scores = Scorer(folder)(dense[with_pf])
+    threshold = float(np.median(scores))
+    summary = run(folder, path, tmp_path / "run", threshold, progress=False)
+    rows = np.loadtxt(tmp_path / "run" / "accepted.csv", delimiter=",", skiprows=1, ndmin=2)
+    np.testing.assert_array_equal(rows[:, 0], np.flatnonzero(with_pf)[scores > threshold])
+    assert summary["events"] == 600 and summary["scored"] == with_pf.sum()
