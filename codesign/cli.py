@@ -50,14 +50,17 @@ def _train(args: argparse.Namespace) -> None:
     from codesign.train.common import check_epochs, load_samples
     from codesign.zoo import load_card
 
-    trainers = {"vae": axol1tl.train, "vae_gan": gelato.train, "cicada": cicada.train}
+    # per family: the check of the card's training entries (run before any sample is generated) and the trainer
+    families = {"vae": (axol1tl.check_training, axol1tl.train), "vae_gan": (check_epochs, gelato.train),
+                "cicada": (cicada.check_training, cicada.train)}
     card = load_card(args.model)
-    if card.data.get("family") not in trainers:
+    if card.data.get("family") not in families:
         raise CodesignError(f"training of model family {card.data.get('family')!r} is not implemented "
-                            f"(known: {', '.join(trainers)}); fix the card's family")
-    {"vae": axol1tl.check_training}.get(card.data["family"], check_epochs)(card, args.epochs)  # before the samples
+                            f"(known: {', '.join(families)}); fix the card's family")
+    check, trainer = families[card.data["family"]]
+    check(card, args.epochs)
     samples, raws = load_samples(card, jobs=args.jobs)
-    metrics = trainers[card.data["family"]](card, samples, raws, epochs=args.epochs, verbose=2)
+    metrics = trainer(card, samples, raws, epochs=args.epochs, verbose=2)
     for name, wp in metrics["working_points"].items():
         r = wp["rate_hz"]
         print(f"{name:8s} threshold {wp['threshold_lsb']:6d} LSB  rate {r['value'] / 1e3:.3g} kHz "

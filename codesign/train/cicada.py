@@ -96,6 +96,20 @@ def epochs_per_round(epochs: int, rounds: int) -> list[int]:
     return [epochs * (r + 1) // rounds - epochs * r // rounds for r in range(rounds)]
 
 
+def check_training(card: Card, epochs: int | None = None) -> tuple[int, int, int]:
+    """(student epochs, rounds, teacher epochs) once checked; `epochs` overrides the student's.  Refused before
+    anything is overwritten; the CLI calls it before any sample is generated."""
+    training = card.data["training"]
+    epochs = training["student"]["epochs"] if epochs is None else epochs
+    rounds, teacher_epochs = training.get("rounds", 1), training["teacher"]["epochs"]
+    if not isinstance(epochs, int) or epochs < 1:
+        raise CodesignError(f"training needs at least one epoch, got {epochs!r}; nothing was written")
+    if not isinstance(rounds, int) or not 1 <= rounds <= min(epochs, teacher_epochs):
+        raise CodesignError(f"card {card.folder}: training.rounds must be an integer from 1 to the teacher's and the "
+                            f"student's epochs ({min(epochs, teacher_epochs)}), got {rounds!r}; nothing was written")
+    return epochs, rounds, teacher_epochs
+
+
 def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int | None = None,
           verbose: int = 0) -> dict:
     """Train teacher and student from the card, write weights, card and metrics; return the metrics.
@@ -116,13 +130,7 @@ def train(card: Card, samples: Samples, raws: dict[str, np.ndarray], epochs: int
     from codesign.train.pruning import MagnitudePruning, final_sparsity
 
     training = card.data["training"]
-    epochs = training["student"]["epochs"] if epochs is None else epochs
-    rounds, teacher_epochs = training.get("rounds", 1), training["teacher"]["epochs"]
-    if not isinstance(epochs, int) or epochs < 1:  # before anything is overwritten
-        raise CodesignError(f"training needs at least one epoch, got {epochs!r}; nothing was written")
-    if not isinstance(rounds, int) or not 1 <= rounds <= min(epochs, teacher_epochs):
-        raise CodesignError(f"card {card.folder}: training.rounds must be an integer from 1 to the teacher's and the "
-                            f"student's epochs ({min(epochs, teacher_epochs)}), got {rounds!r}; nothing was written")
+    epochs, rounds, teacher_epochs = check_training(card, epochs)
     pruned = KERNEL_LAYERS[card.data["architecture"]["student"]]
     sparsity = final_sparsity(card, list(pruned))
     flat = {key: np.asarray(raw).reshape(len(raw), -1) for key, raw in raws.items()}

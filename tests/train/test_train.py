@@ -161,3 +161,40 @@ def test_train_verb_refuses_a_bad_schedule_before_generating_samples(tmp_path, m
     err = capsys.readouterr().err.strip()
     assert "training.learning_rate_schedule must be" in err and err.count("\n") == 0
     assert not (tmp_path / "bad" / "encoder.h5").exists()
+
+
+@pytest.mark.parametrize("model", ["axol1tl", "gelato", "cicada", "cicada_v1"])
+def test_train_verb_checks_every_committed_card_then_loads_samples(model, monkeypatch, capsys):
+    """The committed cards pass their family's check (CICADA's epochs are the student's: `training.epochs` is not
+    a key of its card) and the verb goes on to the samples."""
+    from codesign import cli
+    from codesign.train import common
+
+    def samples_reached(*args, **kwargs):
+        raise CodesignError("samples reached")
+
+    monkeypatch.setattr(common, "load_samples", samples_reached)
+    assert cli.main(["train", model]) == 2
+    assert capsys.readouterr().err.strip().endswith("samples reached")
+
+
+def test_train_verb_refuses_bad_cicada_rounds_before_generating_samples(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    import yaml
+
+    from codesign import cli
+    from codesign.train import common
+    from codesign.zoo.card import models_dir
+
+    def no_samples(*args, **kwargs):
+        raise AssertionError("samples were loaded before the card was checked")
+
+    monkeypatch.setattr(common, "load_samples", no_samples)
+    shutil.copytree(models_dir() / "cicada", tmp_path / "cic", ignore=shutil.ignore_patterns("*.h5"))
+    data = yaml.safe_load((tmp_path / "cic" / "card.yaml").read_text())
+    data["training"]["rounds"] = 0
+    (tmp_path / "cic" / "card.yaml").write_text(yaml.safe_dump(data))
+    assert cli.main(["train", str(tmp_path / "cic")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "training.rounds must be an integer" in err and err.count("\n") == 0
